@@ -1,0 +1,15 @@
+from libc.stdint cimport uint64_t
+from ._layout cimport Layer
+
+cdef struct Scratch:
+    # per-thread buffers of the selection, sized by the driver for the widest layer
+    int *stamp          # (n_units,) the query that last saw each unit
+    int *count          # (n_units,) its collisions in that query
+    int *cand           # (L * bucket_size,) units seen, in order of appearance
+    int *hist           # (L + 1,) candidates per collision count
+    int *order          # (L,) table order for union sampling
+    int now             # the current query's stamp
+
+cdef int select_active(const Layer *layer, const int *buckets, const int *forced,
+                       int n_forced, Scratch *s, uint64_t *rng,
+                       int *out) noexcept nogil

@@ -1,0 +1,119 @@
+# cython: language_level=3
+"""The active set of one layer for one example.
+
+Given the bucket the example's query fell into in each table, pick the layer's budget
+of units: the `forced` ones first (the true labels of an output layer in training),
+then either the units that collide in the most tables (top-k) or the units of whole
+buckets taken in a random table order (union), and random units when too few collide.
+Deduplication uses per-thread stamps instead of a set, and everything random is drawn
+from the example's own stream, so the choice depends on the example alone.
+"""
+from libc.stdint cimport int64_t, uint64_t
+
+from ._layout cimport Layer, Tables, TOPK
+from ._random cimport below
+
+
+cdef inline bint take(Scratch *s, int j, int *out, int *n) noexcept nogil:
+    """Append unit j unless this query already has it."""
+    if s.stamp[j] == s.now:
+        return False
+    s.stamp[j] = s.now
+    out[n[0]] = j
+    n[0] += 1
+    return True
+
+
+cdef void top_by_collisions(const Layer *layer, const int *buckets, Scratch *s,
+                            int k, int *out, int *n) noexcept nogil:
+    cdef const Tables *T = &layer.tables
+    cdef int L = layer.spec.n_tables, t, e, j, c, n_cand = 0, need, thr, above
+    cdef int64_t slot
+    for t in range(L):
+        slot = <int64_t>t * T.n_buckets + buckets[t]
+        for e in range(T.fill[slot]):
+            j = T.ids[slot * T.bucket_size + e]
+            if s.stamp[j] != s.now:
+                s.stamp[j] = s.now
+                s.count[j] = 1
+                s.cand[n_cand] = j
+                n_cand += 1
+            elif s.count[j] < L:    # (a forced unit's count is never read)
+                s.count[j] += 1
+    need = k - n[0]
+    if n_cand <= need:
+        for e in range(n_cand):
+            out[n[0] + e] = s.cand[e]
+        n[0] += n_cand
+        return
+    # Counting sort on the collision count (1..L): take every candidate above the
+    # threshold count and, at the threshold, the first ones in order of appearance.
+    for c in range(L + 1):
+        s.hist[c] = 0
+    for e in range(n_cand):
+        s.hist[s.count[s.cand[e]]] += 1
+    thr = L
+    above = 0
+    while thr > 1 and above + s.hist[thr] < need:
+        above += s.hist[thr]
+        thr -= 1
+    need -= above               # how many to take at exactly `thr`
+    for e in range(n_cand):
+        j = s.cand[e]
+        c = s.count[j]
+        if c > thr or (c == thr and need > 0):
+            if c == thr:
+                need -= 1
+            out[n[0]] = j
+            n[0] += 1
+
+
+cdef void union_of_buckets(const Layer *layer, const int *buckets, Scratch *s,
+                           int k, int *out, int *n, uint64_t *rng) noexcept nogil:
+    cdef const Tables *T = &layer.tables
+    cdef int L = layer.spec.n_tables, t, e, r, tmp
+    cdef int64_t slot
+    for t in range(L):
+        s.order[t] = t
+    for t in range(L):          # Fisher-Yates, lazily: stop once the budget is met
+        r = t + below(rng, L - t)
+        tmp = s.order[t]
+        s.order[t] = s.order[r]
+        s.order[r] = tmp
+        slot = <int64_t>s.order[t] * T.n_buckets + buckets[s.order[t]]
+        for e in range(T.fill[slot]):
+            take(s, T.ids[slot * T.bucket_size + e], out, n)
+            if n[0] >= k:
+                return
+
+
+cdef int select_active(const Layer *layer, const int *buckets, const int *forced,
+                       int n_forced, Scratch *s, uint64_t *rng,
+                       int *out) noexcept nogil:
+    """Write the active unit ids to `out` and return how many; forced ones come first.
+
+    `out` holds max(budget, n_forced) ids; the set has exactly that many.
+    """
+    cdef int n = 0, f, tries, start, j, units = layer.n_out
+    cdef int k = layer.budget if layer.budget > n_forced else n_forced
+    s.now += 1
+    for f in range(n_forced):
+        take(s, forced[f], out, &n)
+    if n < k:
+        if layer.selection == TOPK:
+            top_by_collisions(layer, buckets, s, k, out, &n)
+        else:
+            union_of_buckets(layer, buckets, s, k, out, &n, rng)
+    # Too few collided: fill with random units, by rejection while that is cheap, then
+    # by a sweep from a random start (which always terminates).
+    tries = 4 * (k - n) + 16
+    while n < k and tries > 0:
+        take(s, below(rng, units), out, &n)
+        tries -= 1
+    if n < k:
+        start = below(rng, units)
+        for j in range(units):
+            take(s, (start + j) % units, out, &n)
+            if n >= k:
+                break
+    return n

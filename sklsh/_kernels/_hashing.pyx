@@ -1,0 +1,147 @@
+# cython: language_level=3
+"""Hash families: turn one vector into one bucket id per table.
+
+Queries are a layer's inputs (a dense row, or the (ids, values) of the active units
+below); keys are the units' weight vectors. Both go through the same K * L hash
+functions, and the K codes of each table are packed into its bucket id.
+
+SRP (signed random projections) ranks by angle; with ``mips`` the keys are scaled to
+norm <= 1 and given the extra coordinate sqrt(1 - |k|^2) that the query lacks, so the
+angle to the query follows the inner product (Neyshabur & Srebro's simple LSH). The
+bias rides along as a constant-1 query coordinate, so units rank by w.x + b.
+WTA hashes the argmax position within windows of a random permutation; DWTA does so
+over the non-zeros only and lets empty windows borrow a code (densification).
+"""
+from libc.math cimport sqrt, INFINITY
+from libc.stdint cimport int64_t, uint64_t
+from cython cimport floating
+
+from ._layout cimport HashSpec, SRP, WTA, DWTA
+from ._vec cimport axpy, dot
+from ._random cimport stream, splitmix64
+
+cdef uint64_t GOLDEN = <uint64_t>0x9E3779B97F4A7C15
+# A window of DWTA that saw no non-zero borrows the code of another window; past this
+# many tries (all windows empty, i.e. a zero query) it keeps code 0.
+cdef int MAX_BORROW = 64
+
+
+cdef inline void pack(const HashSpec *s, const int *codes, int *buckets) noexcept nogil:
+    """Concatenate each table's K codes; fold them into range_bits when longer."""
+    cdef int t, h, K = s.n_hashes
+    cdef uint64_t v
+    cdef bint exact = K * s.code_bits <= s.range_bits
+    for t in range(s.n_tables):
+        v = 0
+        for h in range(K):
+            if exact:
+                v = (v << s.code_bits) | <uint64_t>codes[t * K + h]
+            else:
+                v = (v ^ <uint64_t>codes[t * K + h]) * GOLDEN
+        if not exact:
+            v = v >> (64 - s.range_bits)
+        buckets[t] = <int>v
+
+
+cdef inline void srp_signs(const HashSpec *s, const floating *acc, int *codes) noexcept nogil:
+    cdef int h
+    for h in range(s.n_tables * s.n_hashes):
+        codes[h] = acc[h] > 0
+
+
+cdef int64_t wta_codes(const HashSpec *s, const int *ids, const floating *vals, int n,
+                       bint dense, bint densify, int *codes,
+                       floating *best) noexcept nogil:
+    """Argmax position per window over the given coordinates.
+
+    Coordinate i sits at position wta_pos[p, i] of permutation p; position q belongs
+    to hash q // window, slot q % window. With `densify`, zero coordinates are skipped
+    and windows left empty borrow a code; without, a zero still competes (plain WTA).
+    """
+    cdef int KL = s.n_tables * s.n_hashes, m = s.window, d = s.dim
+    cdef int p, e, i, q, h, tries
+    cdef floating v
+    cdef uint64_t st
+    cdef int64_t ops = 0
+    for h in range(KL):
+        codes[h] = -1
+        best[h] = -INFINITY
+    for p in range(s.n_perms):
+        for e in range(d if dense else n):
+            i = e if dense else ids[e]
+            v = vals[e]
+            if densify and v == 0:
+                continue
+            q = s.wta_pos[p * d + i]
+            h = q // m
+            if h < KL and v > best[h]:
+                best[h] = v
+                codes[h] = q - h * m
+        ops += d if dense else n
+    for h in range(KL):
+        if codes[h] >= 0:
+            continue
+        if not densify:
+            # a sparse query under plain WTA: its missing coordinates are zeros, and
+            # a window of them (or of negatives) reports the first slot
+            codes[h] = 0
+            continue
+        st = stream(<uint64_t>h, 0)
+        for tries in range(MAX_BORROW):
+            q = <int>(splitmix64(&st) % <uint64_t>KL)
+            if codes[q] >= 0 and best[q] > -INFINITY:
+                codes[h] = codes[q]
+                break
+        else:
+            codes[h] = 0
+    # borrowed codes were marked by best == -inf; nothing else reads best afterwards
+    return ops
+
+
+cdef int64_t query_buckets(const HashSpec *s, const int *ids, const floating *vals,
+                           int n, bint dense, int *codes, floating *acc,
+                           int *buckets) noexcept nogil:
+    """Bucket ids (one per table) of a query; returns the operations it took.
+
+    The query is `vals[:dim]` when `dense`, else the pairs (ids[e], vals[e]), e < n.
+    """
+    cdef int KL = s.n_tables * s.n_hashes, e, i
+    cdef const floating *P = <const floating *> s.proj
+    cdef int64_t ops = 0
+    if s.family == SRP:
+        for e in range(KL):
+            acc[e] = P[s.dim * KL + e]          # the bias coordinate, always 1
+        for e in range(s.dim if dense else n):
+            if vals[e] == 0:
+                continue
+            i = e if dense else ids[e]
+            axpy(vals[e], P + i * KL, acc, KL)
+            ops += KL
+        srp_signs(s, acc, codes)
+    else:
+        ops = wta_codes(s, ids, vals, n, dense, s.family == DWTA, codes, acc)
+    pack(s, codes, buckets)
+    return ops
+
+
+cdef void key_buckets(const HashSpec *s, const floating *w, floating bias, double scale,
+                      int *codes, floating *acc, int *buckets) noexcept nogil:
+    """Bucket ids of one unit, from its weights `w[:dim]` and bias."""
+    cdef int KL = s.n_tables * s.n_hashes, e, i
+    cdef const floating *P = <const floating *> s.proj
+    cdef double sq, extra
+    if s.family == SRP:
+        for e in range(KL):
+            acc[e] = bias * P[s.dim * KL + e]
+        for i in range(s.dim):
+            if w[i] != 0:
+                axpy(w[i], P + i * KL, acc, KL)
+        if s.mips:
+            sq = (dot(w, w, s.dim) + bias * bias) * scale * scale
+            extra = sqrt(1.0 - sq) if sq < 1.0 else 0.0
+            for e in range(KL):
+                acc[e] = <floating>(acc[e] * scale + extra * P[(s.dim + 1) * KL + e])
+        srp_signs(s, acc, codes)
+    else:
+        wta_codes(s, NULL, w, s.dim, True, s.family == DWTA, codes, acc)
+    pack(s, codes, buckets)

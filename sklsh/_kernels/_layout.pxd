@@ -1,0 +1,70 @@
+# The plain-data layout that every kernel shares: one struct per layer, pointing into
+# NumPy arrays that the estimator owns. Pointers are void* so the structs serve float32
+# and float64 alike; each fused kernel casts them to its own `floating`. Whoever fills a
+# struct (sklsh/_kernels/_network.pyx) checks every array's dtype, shape and contiguity
+# first, so the nogil code below may index without bounds checks.
+from libc.stdint cimport int64_t, uint64_t
+
+cdef enum:
+    SRP = 0
+    WTA = 1
+    DWTA = 2
+
+cdef enum:
+    FIFO = 0
+    RESERVOIR = 1
+
+cdef enum:
+    TOPK = 0
+    UNION = 1
+
+cdef enum:
+    IDENTITY = 0
+    LOGISTIC = 1
+    TANH = 2
+    RELU = 3
+
+cdef enum:
+    SOFTMAX = 0         # one softmax over the (active) outputs, labels share the mass
+    SIGMOID = 1         # an independent logistic per output (binary, multi-label)
+    SQUARED = 2         # regression
+
+
+cdef struct HashSpec:
+    int family
+    int n_tables            # L
+    int n_hashes            # K codes per table
+    int code_bits           # bits of one code: 1 for SRP, log2(window) for WTA
+    int range_bits          # log2 of the buckets per table
+    int dim                 # the layer's fan-in
+    bint mips               # append the norm coordinate to keys (asymmetric MIPS)
+    void *proj              # SRP: (dim + 2, L * K); row dim is the bias, dim + 1 the norm
+    const int *wta_pos      # WTA/DWTA: (n_perms, dim), position of each coordinate
+    int n_perms
+    int window
+
+
+cdef struct Tables:
+    int *ids                # (L, n_buckets, bucket_size) unit ids
+    int *fill               # (L, n_buckets) ids held
+    int64_t *seen           # (L, n_buckets) ids ever offered (FIFO cursor, reservoir)
+    int *home               # (n_units, L) bucket a unit was last hashed to
+    double *scale           # (1,) 1 / largest key norm at the last full rebuild
+    int n_buckets
+    int bucket_size
+    int policy
+
+
+cdef struct Layer:
+    int n_in
+    int n_out
+    int budget              # active units per example (n_out when not hashed)
+    bint hashed
+    int selection
+    void *W                 # (n_out, n_in): unit-major, each unit's fan-in contiguous
+    void *b                 # (n_out,)
+    void *gW                # gradient accumulators, same shapes, zero between batches
+    void *gb
+    int *touched            # (n_out,) number of the last batch that wrote into a row
+    HashSpec spec
+    Tables tables

@@ -1,0 +1,594 @@
+# cython: language_level=3
+"""The Hogwild batch driver: one example per iteration of a `prange`, all threads
+reading the same weights and tables and adding into the same gradient accumulators.
+
+`Network` wraps the estimator's arrays (no copies) in the C structs of `_layout.pxd`,
+after checking each array's dtype, shape, contiguity and writeability: past that point
+the nogil code indexes without bounds checks. It is rebuilt on every call to fit or
+partial_fit and never pickled; the arrays are the model.
+"""
+import numpy as np
+
+cimport numpy as cnp
+from cython cimport floating
+from cython.parallel cimport prange, parallel
+from libc.stdlib cimport malloc, calloc, free
+from libc.math cimport INFINITY, sqrt
+from libc.stdint cimport int64_t, uint64_t
+
+from ._layout cimport (Layer, HashSpec, Tables, SRP, WTA, DWTA, FIFO, RESERVOIR, TOPK,
+                       UNION, IDENTITY, LOGISTIC, TANH, RELU, SOFTMAX, SIGMOID, SQUARED)
+from ._hashing cimport query_buckets, key_buckets
+from ._tables cimport clear, insert, remove
+from ._active_set cimport Scratch, select_active
+from ._propagate cimport forward, activate, output_delta, backward
+from ._vec cimport dot
+from ._random cimport stream
+
+cnp.import_array()
+
+ACTIVATIONS = {"identity": IDENTITY, "logistic": LOGISTIC, "tanh": TANH, "relu": RELU}
+LOSSES = {"softmax": SOFTMAX, "sigmoid": SIGMOID, "squared": SQUARED}
+FAMILIES = {"srp": SRP, "wta": WTA, "dwta": DWTA}
+POLICIES = {"fifo": FIFO, "reservoir": RESERVOIR}
+SELECTIONS = {"topk": TOPK, "union": UNION}
+
+
+cdef void *checked(object a, object dtype, tuple shape, bint write=True) except NULL:
+    """The data pointer of `a` once it is known to be exactly what the kernels expect."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"expected a NumPy array, got {type(a).__name__}")
+    if a.dtype != dtype or a.shape != shape or not a.flags.c_contiguous:
+        raise ValueError(f"expected a C-contiguous {np.dtype(dtype)} array of shape "
+                         f"{shape}, got {a.dtype} {a.shape}")
+    if write and not a.flags.writeable:
+        raise ValueError("a model array is read-only; it must be writeable to train")
+    if a.size == 0:
+        return <void *> &EMPTY
+    return cnp.PyArray_DATA(a)
+
+cdef double EMPTY = 0
+
+
+cdef struct Work:
+    # per-thread buffers of one example, carved from two blocks
+    int **ids               # per layer: active unit ids (identity for dense layers)
+    void **act              # per layer: activations of the active units
+    void **der              # per layer: activation derivatives
+    void **delta            # per layer: d loss / d z of the active units
+    int *n_active           # per layer
+    int *label_pos          # positions of the labels in the output's active set
+    int *codes              # K * L hash codes of a query
+    void *acc               # K * L projections of a query
+    int *buckets            # L bucket ids of a query
+    Scratch scratch
+    int64_t tally[3]        # multiply-adds done, those of the dense network, hash ops
+    void *iblock
+    void *fblock
+
+
+cdef class Network:
+    """C view of a network's arrays; see the module docstring.
+
+    Parameters
+    ----------
+    weights, biases : list of ndarray
+        Per layer, ``(n_out, n_in)`` unit-major weights and ``(n_out,)`` biases.
+    grad_weights, grad_biases : list of ndarray
+        Gradient accumulators of the same shapes, all zero between batches.
+    touched : list of ndarray of int32
+        Per layer, the number of the last batch that wrote each row's gradient.
+    hashing : list of (dict or None)
+        Per layer, the hash state (see ``sklsh/_hashing.py``), None for dense layers.
+    budgets : list of int
+        Active units per example and layer.
+    activation, loss, selection : str
+    """
+    cdef Layer *layers
+    cdef readonly int n_layers
+    cdef readonly bint is_float
+    cdef int act_kind, loss_kind
+    cdef int max_units, max_kl, max_tables, max_cand
+    cdef list keep               # the arrays the structs point into stay alive here
+
+    def __cinit__(self):
+        self.layers = NULL
+
+    def __dealloc__(self):
+        free(self.layers)
+
+    def __init__(self, list weights, list biases, list grad_weights, list grad_biases,
+                 list touched, list hashing, list budgets, str activation, str loss,
+                 str selection):
+        cdef int l, n_in, n_out, KL
+        cdef Layer *L
+        self.n_layers = len(weights)
+        dtype = weights[0].dtype
+        if dtype not in (np.float32, np.float64):
+            raise ValueError(f"weights must be float32 or float64, got {dtype}")
+        self.is_float = dtype == np.float32
+        self.act_kind = ACTIVATIONS[activation]
+        self.loss_kind = LOSSES[loss]
+        self.keep = [weights, biases, grad_weights, grad_biases, touched, hashing]
+        self.layers = <Layer *> calloc(self.n_layers, sizeof(Layer))
+        if self.layers == NULL:
+            raise MemoryError()
+        self.max_units = self.max_kl = self.max_tables = self.max_cand = 1
+        for l in range(self.n_layers):
+            L = &self.layers[l]
+            n_out, n_in = weights[l].shape
+            if l > 0 and n_in != self.layers[l - 1].n_out:
+                raise ValueError("consecutive layers do not chain")
+            L.n_in, L.n_out = n_in, n_out
+            L.W = checked(weights[l], dtype, (n_out, n_in))
+            L.b = checked(biases[l], dtype, (n_out,))
+            L.gW = checked(grad_weights[l], dtype, (n_out, n_in))
+            L.gb = checked(grad_biases[l], dtype, (n_out,))
+            L.touched = <int *> checked(touched[l], np.int32, (n_out,))
+            L.budget = budgets[l]
+            if not 1 <= L.budget <= n_out:
+                raise ValueError(f"budget {L.budget} outside [1, {n_out}]")
+            L.hashed = hashing[l] is not None
+            L.selection = SELECTIONS[selection]
+            if L.hashed:
+                self._set_hashing(L, hashing[l], dtype)
+                KL = L.spec.n_tables * L.spec.n_hashes
+                self.max_units = max(self.max_units, n_out)
+                self.max_kl = max(self.max_kl, KL)
+                self.max_tables = max(self.max_tables, L.spec.n_tables)
+                self.max_cand = max(self.max_cand,
+                                    L.spec.n_tables * L.tables.bucket_size)
+            else:
+                L.budget = n_out
+
+    cdef _set_hashing(self, Layer *L, dict h, object dtype):
+        cdef HashSpec *s = &L.spec
+        cdef Tables *T = &L.tables
+        s.family = FAMILIES[h["family"]]
+        s.n_tables, s.n_hashes = h["n_tables"], h["n_hashes"]
+        s.code_bits, s.range_bits = h["code_bits"], h["range_bits"]
+        s.dim, s.mips = L.n_in, h["mips"]
+        s.window = h["window"]
+        KL = s.n_tables * s.n_hashes
+        if not (1 <= s.range_bits <= 30 and s.n_tables >= 1 and s.n_hashes >= 1
+                and s.code_bits >= 1):
+            raise ValueError("inconsistent hash state")
+        if s.family == SRP:
+            s.proj = checked(h["projections"], dtype, (L.n_in + 2, KL), False)
+        else:
+            pos = h["positions"]
+            s.n_perms = pos.shape[0]
+            if not (s.window >= 2 and (1 << s.code_bits) >= s.window
+                    and s.n_perms * L.n_in >= KL * s.window):
+                raise ValueError("inconsistent WTA state")
+            s.wta_pos = <const int *> checked(pos, np.int32, (s.n_perms, L.n_in), False)
+            if pos.size and (pos.min() < 0 or pos.max() >= s.n_perms * L.n_in):
+                raise ValueError("WTA positions out of range")
+        T.n_buckets = 1 << s.range_bits
+        T.bucket_size = h["bucket_size"]
+        T.policy = POLICIES[h["policy"]]
+        T.ids = <int *> checked(h["ids"], np.int32,
+                                (s.n_tables, T.n_buckets, T.bucket_size))
+        T.fill = <int *> checked(h["fill"], np.int32, (s.n_tables, T.n_buckets))
+        T.seen = <int64_t *> checked(h["seen"], np.int64, (s.n_tables, T.n_buckets))
+        T.home = <int *> checked(h["home"], np.int32, (L.n_out, s.n_tables))
+        T.scale = <double *> checked(h["scale"], np.float64, (1,))
+        # a table written by someone else must not send the readers out of bounds
+        fill, ids = h["fill"], h["ids"]
+        if fill.size and (fill.min() < 0 or fill.max() > T.bucket_size):
+            raise ValueError("table fill counts out of range")
+        if ids.size and (ids.min() < 0 or ids.max() >= L.n_out):
+            raise ValueError("table unit ids out of range")
+
+    # ------------------------------------------------------------------ workspaces
+    cdef Work *new_work(self, int max_labels, Py_ssize_t fsize) noexcept nogil:
+        """Per-thread buffers, or NULL when out of memory."""
+        cdef int l, a, n_ints = 0, n_fl = 0, cap
+        cdef Work *w = <Work *> calloc(1, sizeof(Work))
+        if w == NULL:
+            return NULL
+        for l in range(self.n_layers):
+            n_ints += self.capacity(l, max_labels)
+        n_fl = 3 * n_ints + self.max_kl
+        n_ints += (self.n_layers + max_labels + self.max_kl + 2 * self.max_tables + 1
+                   + 2 * self.max_units + self.max_cand)
+        w.iblock = calloc(n_ints + 1, sizeof(int))
+        w.fblock = calloc(n_fl + 1, fsize)
+        w.ids = <int **> calloc(self.n_layers, sizeof(int *))
+        w.act = <void **> calloc(self.n_layers, sizeof(void *))
+        w.der = <void **> calloc(self.n_layers, sizeof(void *))
+        w.delta = <void **> calloc(self.n_layers, sizeof(void *))
+        if (w.iblock == NULL or w.fblock == NULL or w.ids == NULL or w.act == NULL
+                or w.der == NULL or w.delta == NULL):
+            self.free_work(w)
+            return NULL
+        cdef int *ip = <int *> w.iblock
+        cdef char *fp = <char *> w.fblock
+        for l in range(self.n_layers):
+            cap = self.capacity(l, max_labels)
+            w.ids[l] = ip
+            if not self.layers[l].hashed:
+                for a in range(cap):
+                    ip[a] = a
+            ip += cap
+            w.act[l] = fp
+            w.der[l] = fp + cap * fsize
+            w.delta[l] = fp + 2 * cap * fsize
+            fp += 3 * cap * fsize
+        w.acc = fp
+        w.n_active = ip
+        ip += self.n_layers
+        w.label_pos = ip
+        ip += max_labels
+        w.codes = ip
+        ip += self.max_kl
+        w.buckets = ip
+        ip += self.max_tables
+        w.scratch.order = ip
+        ip += self.max_tables
+        w.scratch.hist = ip
+        ip += self.max_tables + 1
+        w.scratch.stamp = ip
+        ip += self.max_units
+        w.scratch.count = ip
+        ip += self.max_units
+        w.scratch.cand = ip
+        w.scratch.now = 0
+        return w
+
+    cdef int capacity(self, int l, int max_labels) noexcept nogil:
+        cdef int cap = self.layers[l].budget
+        if l == self.n_layers - 1 and self.layers[l].hashed and max_labels > cap:
+            cap = max_labels
+        return cap
+
+    cdef void free_work(self, Work *w) noexcept nogil:
+        if w != NULL:
+            free(w.iblock)
+            free(w.fblock)
+            free(w.ids)
+            free(w.act)
+            free(w.der)
+            free(w.delta)
+            free(w)
+
+
+cdef double run_example(Network net, const floating *x, const int *x_ids, int x_n,
+                        bint x_dense, const int *labels, int n_labels,
+                        const floating *y, Work *w, uint64_t *rng, bint training,
+                        int stamp, floating *scores) noexcept nogil:
+    """Forward one example through the active sets. When `training`, add its
+    gradients into the accumulators and return its loss; otherwise write its output
+    scores, -inf outside the active set (# OUT scores). w.tally counts the work."""
+    cdef int l, a, k, e, n_layers = net.n_layers, last = net.n_layers - 1
+    cdef Layer *L
+    cdef const int *in_ids = x_ids
+    cdef const floating *in_val = x
+    cdef int in_n = x_n
+    cdef bint in_dense = x_dense
+    cdef int dense_in
+    cdef floating *z
+    cdef floating *in_delta
+    cdef double value = 0
+    cdef bint forced
+    w.tally[0] = w.tally[1] = w.tally[2] = 0
+    for l in range(n_layers):
+        L = &net.layers[l]
+        dense_in = L.n_in if (l > 0 or x_dense) else x_n
+        if L.hashed:
+            w.tally[2] += query_buckets(&L.spec, in_ids, in_val, in_n, in_dense, w.codes,
+                                        <floating *> w.acc, w.buckets)
+            forced = training and l == last
+            k = select_active(L, w.buckets, labels if forced else NULL,
+                              n_labels if forced else 0, &w.scratch, rng, w.ids[l])
+        else:
+            k = L.n_out
+        z = <floating *> w.act[l]
+        forward(L, in_ids, in_val, in_n, in_dense, w.ids[l], k, z)
+        if l < last:
+            activate(net.act_kind, z, <floating *> w.der[l], k)
+        w.n_active[l] = k
+        w.tally[0] += <int64_t>k * (L.n_in if in_dense else in_n)
+        w.tally[1] += <int64_t>L.n_out * dense_in
+        in_ids, in_val, in_n, in_dense = w.ids[l], z, k, not L.hashed
+    if not training:
+        L = &net.layers[last]
+        if L.hashed:
+            for e in range(L.n_out):
+                scores[e] = -INFINITY
+        for a in range(w.n_active[last]):
+            scores[w.ids[last][a]] = (<floating *> w.act[last])[a]
+        return 0
+    L = &net.layers[last]
+    for e in range(n_labels):
+        # forced labels lead a hashed output's active set; a dense one is the identity
+        w.label_pos[e] = e if L.hashed else labels[e]
+    value = output_delta(net.loss_kind, <floating *> w.act[last], w.n_active[last],
+                         w.ids[last], w.label_pos, n_labels, y,
+                         <floating *> w.delta[last])
+    for l in range(last, -1, -1):
+        L = &net.layers[l]
+        k = w.n_active[l]
+        if l > 0:
+            in_ids, in_val = w.ids[l - 1], <floating *> w.act[l - 1]
+            in_n, in_dense = w.n_active[l - 1], not net.layers[l - 1].hashed
+            in_delta = <floating *> w.delta[l - 1]
+            for a in range(in_n):
+                in_delta[a] = 0
+        else:
+            in_ids, in_val, in_n, in_dense, in_delta = x_ids, x, x_n, x_dense, NULL
+        backward(L, in_ids, in_val, in_n, in_dense, w.ids[l], k,
+                 <floating *> w.delta[l], in_delta, stamp)
+        w.tally[0] += <int64_t>k * (L.n_in if in_dense else in_n) * (2 if l > 0 else 1)
+        w.tally[1] += (<int64_t>L.n_out * (L.n_in if (l > 0 or x_dense) else x_n)
+                       * (2 if l > 0 else 1))
+        if l > 0:
+            for a in range(in_n):
+                in_delta[a] *= (<floating *> w.der[l - 1])[a]
+    return value
+
+
+def _check_batch(Network net, object dtype, Py_ssize_t n_samples, Py_ssize_t width,
+                 bint sparse, const int[::1] indices, const int64_t[::1] indptr,
+                 const int64_t[::1] rows, const int64_t[::1] label_ptr,
+                 const int[::1] label_idx, Py_ssize_t y_rows, Py_ssize_t y_cols):
+    """Establish every bound the nogil loops rely on; return the most labels a row has.
+
+    CSR rows are checked only where the batch reads them, so a batch costs no more
+    than its own non-zeros to check.
+    """
+    cdef Py_ssize_t i, r, p, n_in = net.layers[0].n_in, n_out = net.layers[net.n_layers - 1].n_out
+    cdef int max_labels = 0, bad = 0
+    if dtype != (np.float32 if net.is_float else np.float64):
+        raise ValueError(f"data of dtype {dtype} given to a {'float32' if net.is_float else 'float64'} network")
+    if not sparse and width != n_in:
+        raise ValueError(f"X has {width} features, the network expects {n_in}")
+    if net.loss_kind == SQUARED:
+        if y_rows != n_samples or y_cols != n_out:
+            raise ValueError("targets do not match the samples and outputs")
+    elif label_ptr.shape[0] != n_samples + 1:
+        raise ValueError("label pointers do not match the samples")
+    with nogil:
+        for i in range(rows.shape[0]):
+            r = rows[i]
+            if r < 0 or r >= n_samples:
+                bad = 1
+                break
+            if sparse:
+                if not (0 <= indptr[r] <= indptr[r + 1] <= indices.shape[0]):
+                    bad = 2
+                    break
+                for p in range(indptr[r], indptr[r + 1]):
+                    if indices[p] < 0 or indices[p] >= n_in:
+                        bad = 3
+                if indptr[r + 1] - indptr[r] > 2147483647:
+                    bad = 2
+            if net.loss_kind != SQUARED:
+                if not (0 <= label_ptr[r] <= label_ptr[r + 1] <= label_idx.shape[0]):
+                    bad = 4
+                    break
+                if label_ptr[r + 1] - label_ptr[r] > max_labels:
+                    max_labels = <int>(label_ptr[r + 1] - label_ptr[r])
+                for p in range(label_ptr[r], label_ptr[r + 1]):
+                    if label_idx[p] < 0 or label_idx[p] >= n_out:
+                        bad = 5
+    if bad:
+        raise ValueError(["", "row index out of range", "malformed CSR row pointers",
+                          "CSR column index out of range", "malformed label pointers",
+                          "label out of range"][bad])
+    return max_labels
+
+
+def batch_gradients(Network net, const floating[:, ::1] X, const floating[::1] data,
+                    const int[::1] indices, const int64_t[::1] indptr, bint sparse,
+                    const int64_t[::1] rows, const int64_t[::1] label_ptr,
+                    const int[::1] label_idx, const floating[:, ::1] Y,
+                    uint64_t seed, int stamp, int n_threads):
+    """Add the gradients of the examples `rows` into the accumulators, Hogwild.
+
+    X is dense ``(n_samples, n_features)`` unless `sparse`, when the rows are the CSR
+    triplet (data, indices, indptr). Labels of row r are
+    ``label_idx[label_ptr[r]:label_ptr[r + 1]]`` (classification); Y holds regression
+    targets. Each example draws from its own stream ``(seed, r)``. Rows written are
+    stamped with `stamp` (> 0).
+
+    Returns
+    -------
+    loss : float
+        Summed loss of the examples.
+    macs, dense_macs, hash_ops : int
+        Multiply-adds done, those the dense network would do, hashing operations.
+    """
+    cdef Py_ssize_t n_samples = indptr.shape[0] - 1 if sparse else X.shape[0]
+    cdef int max_labels = _check_batch(
+        net, np.float32 if floating is float else np.float64, n_samples, X.shape[1],
+        sparse, indices, indptr, rows, label_ptr, label_idx, Y.shape[0], Y.shape[1])
+    if stamp <= 0 or n_threads < 1:
+        raise ValueError("stamp and n_threads must be positive")
+    cdef Py_ssize_t i, n = rows.shape[0]
+    cdef int64_t r, lo
+    cdef double loss = 0
+    cdef int64_t macs = 0, dense_macs = 0, hash_ops = 0
+    cdef int[::1] failed = np.zeros(1, dtype=np.int32)
+    cdef const floating *dp = &data[0] if data.shape[0] else NULL
+    cdef const int *ip = &indices[0] if indices.shape[0] else NULL
+    cdef const int *lp = &label_idx[0] if label_idx.shape[0] else NULL
+    cdef bint has_labels = net.loss_kind != SQUARED
+    cdef Work *w
+    cdef uint64_t rng
+    with nogil, parallel(num_threads=n_threads):
+        w = net.new_work(max_labels, sizeof(floating))
+        if w == NULL:
+            failed[0] = 1
+        for i in prange(n, schedule='static'):
+            if w == NULL:
+                continue
+            r = rows[i]
+            rng = stream(seed, <uint64_t>r)
+            lo = label_ptr[r] if has_labels else 0
+            if sparse:
+                loss += run_example(
+                    net, dp + indptr[r], ip + indptr[r], <int>(indptr[r + 1] - indptr[r]),
+                    False, lp + lo, <int>(label_ptr[r + 1] - lo) if has_labels else 0,
+                    &Y[r, 0] if not has_labels else NULL, w, &rng, True, stamp, NULL)
+            else:
+                loss += run_example(
+                    net, &X[r, 0], NULL, <int>X.shape[1], True,
+                    lp + lo, <int>(label_ptr[r + 1] - lo) if has_labels else 0,
+                    &Y[r, 0] if not has_labels else NULL, w, &rng, True, stamp, NULL)
+            macs += w.tally[0]
+            dense_macs += w.tally[1]
+            hash_ops += w.tally[2]
+        net.free_work(w)
+    if failed[0]:
+        raise MemoryError("could not allocate the per-thread buffers")
+    return loss, macs, dense_macs, hash_ops
+
+
+def hashed_scores(Network net, const floating[:, ::1] X, const floating[::1] data,
+                  const int[::1] indices, const int64_t[::1] indptr, bint sparse,
+                  floating[:, ::1] out, uint64_t seed, int n_threads):
+    """Output scores (pre-activations) of every row through the hash tables.
+
+    Outputs outside an example's active set score -inf (# OUT out). Returns the
+    multiply-adds done, those of the dense network, and the hashing operations.
+    """
+    cdef Py_ssize_t n_samples = indptr.shape[0] - 1 if sparse else X.shape[0]
+    cdef int64_t[::1] rows = np.arange(n_samples, dtype=np.int64)
+    cdef int64_t[::1] no_ptr = np.zeros(n_samples + 1, dtype=np.int64)
+    cdef int[::1] no_labels = np.zeros(0, dtype=np.int32)
+    if net.loss_kind == SQUARED:
+        raise ValueError("hashed scores are for classification networks")
+    _check_batch(net, np.float32 if floating is float else np.float64, n_samples,
+                 X.shape[1], sparse, indices, indptr, rows, no_ptr, no_labels, 0, 0)
+    if out.shape[0] != n_samples or out.shape[1] != net.layers[net.n_layers - 1].n_out:
+        raise ValueError("output array has the wrong shape")
+    if n_threads < 1:
+        raise ValueError("n_threads must be positive")
+    cdef Py_ssize_t r
+    cdef int64_t macs = 0, dense_macs = 0, hash_ops = 0
+    cdef int[::1] failed = np.zeros(1, dtype=np.int32)
+    cdef const floating *dp = &data[0] if data.shape[0] else NULL
+    cdef const int *ip = &indices[0] if indices.shape[0] else NULL
+    cdef Work *w
+    cdef uint64_t rng
+    with nogil, parallel(num_threads=n_threads):
+        w = net.new_work(0, sizeof(floating))
+        if w == NULL:
+            failed[0] = 1
+        for r in prange(n_samples, schedule='static'):
+            if w == NULL:
+                continue
+            rng = stream(seed, <uint64_t>r)
+            if sparse:
+                run_example(net, dp + indptr[r], ip + indptr[r],
+                            <int>(indptr[r + 1] - indptr[r]), False, NULL, 0, NULL, w,
+                            &rng, False, 0, &out[r, 0])
+            else:
+                run_example(net, &X[r, 0], NULL, <int>X.shape[1], True, NULL, 0, NULL,
+                            w, &rng, False, 0, &out[r, 0])
+            macs += w.tally[0]
+            dense_macs += w.tally[1]
+            hash_ops += w.tally[2]
+        net.free_work(w)
+    if failed[0]:
+        raise MemoryError("could not allocate the per-thread buffers")
+    return macs, dense_macs, hash_ops
+
+
+cdef void _rehash(Layer *L, const floating *W, const floating *b, const int64_t *units,
+                  Py_ssize_t n, int *out, double scale, int n_threads,
+                  int *failed) noexcept nogil:
+    """Bucket ids of the given units, into out[u * L + t] (# OUT out)."""
+    cdef Py_ssize_t u
+    cdef int KL = L.spec.n_tables * L.spec.n_hashes
+    cdef int *codes
+    cdef floating *acc
+    cdef int64_t j
+    with parallel(num_threads=n_threads):
+        codes = <int *> malloc(KL * sizeof(int))
+        acc = <floating *> malloc(KL * sizeof(floating))
+        if codes == NULL or acc == NULL:
+            failed[0] = 1
+        for u in prange(n, schedule='static'):
+            if codes == NULL or acc == NULL:
+                continue
+            j = units[u]
+            key_buckets(&L.spec, W + j * L.n_in, b[j], scale, codes, acc,
+                        out + u * L.spec.n_tables)
+        free(codes)
+        free(acc)
+
+
+cdef double _largest_norm(const Layer *L, const floating *W, const floating *b) noexcept nogil:
+    cdef int j
+    cdef double sq, best = 0
+    for j in range(L.n_out):
+        sq = dot(W + <Py_ssize_t>j * L.n_in, W + <Py_ssize_t>j * L.n_in, L.n_in) + b[j] * b[j]
+        if sq > best:
+            best = sq
+    return sqrt(best)
+
+
+def refresh_tables(Network net, int layer, const int64_t[::1] units, bint full,
+                   uint64_t seed, int n_threads):
+    """Re-hash `units` of a hashed layer into its tables.
+
+    With `full`, the tables are emptied first, the MIPS scale is recomputed from the
+    largest key norm, and `units` (all of the layer's units, in the order they are to
+    be inserted, which matters for FIFO buckets) are inserted afresh. Otherwise each
+    unit leaves the buckets it was in and enters its new ones. Returns the hashing
+    operations spent.
+    """
+    if not 0 <= layer < net.n_layers or not net.layers[layer].hashed:
+        raise ValueError(f"layer {layer} is not hashed")
+    cdef Layer *L = &net.layers[layer]
+    cdef Py_ssize_t u, n = units.shape[0]
+    cdef int t, nt = L.spec.n_tables, old, new
+    cdef int64_t j
+    cdef double norm
+    cdef uint64_t rng = stream(seed, 0)
+    cdef int[::1] failed = np.zeros(1, dtype=np.int32)
+    units_arr = np.asarray(units)
+    if n and (units_arr.min() < 0 or units_arr.max() >= L.n_out):
+        raise ValueError("unit ids out of range")
+    if full and n != L.n_out:
+        raise ValueError("a full refresh inserts every unit")
+    if n_threads < 1:
+        raise ValueError("n_threads must be positive")
+    cdef int[:, ::1] buckets = np.empty((n, nt), dtype=np.int32)
+    cdef int *bp = &buckets[0, 0] if n else NULL
+    cdef const int64_t *up = &units[0] if n else NULL
+    with nogil:
+        if full:
+            if net.is_float:
+                norm = _largest_norm(L, <float *> L.W, <float *> L.b)
+            else:
+                norm = _largest_norm(L, <double *> L.W, <double *> L.b)
+            L.tables.scale[0] = 1.0 / norm if norm > 0 else 1.0
+        if n:
+            if net.is_float:
+                _rehash(L, <float *> L.W, <float *> L.b, up, n, bp,
+                        L.tables.scale[0], n_threads, &failed[0])
+            else:
+                _rehash(L, <double *> L.W, <double *> L.b, up, n, bp,
+                        L.tables.scale[0], n_threads, &failed[0])
+        if not failed[0]:
+            if full:
+                clear(&L.tables, nt, L.n_out)
+            for u in range(n):
+                j = up[u]
+                for t in range(nt):
+                    old = L.tables.home[j * nt + t]
+                    new = bp[u * nt + t]
+                    if old == new:
+                        continue
+                    if old >= 0:
+                        remove(&L.tables, t, old, <int>j)
+                    insert(&L.tables, t, new, <int>j, &rng)
+                    L.tables.home[j * nt + t] = new
+    if failed[0]:
+        raise MemoryError("could not allocate the hashing buffers")
+    if L.spec.family == SRP:
+        return n * (L.n_in + 1) * nt * L.spec.n_hashes
+    return n * L.spec.n_perms * L.n_in

@@ -1,0 +1,84 @@
+# cython: language_level=3
+"""Lazy optimizer steps: only the rows a batch touched are visited.
+
+Rows whose `touched` stamp equals this batch's number had a gradient accumulated; each
+gets its step (Adam, or SGD with momentum) and its accumulator is cleared. Untouched
+rows keep their weights and moments as they are, so a step costs the rows the batch
+used, not the model. The gradient of a weight is `g * scale + l2 * w`, scikit-learn's
+MLP form (scale = 1 / batch size, l2 = alpha / batch size); biases get no penalty.
+"""
+from cython cimport floating
+from cython.parallel cimport prange
+
+from ._vec cimport (sk_adam_row_f32, sk_adam_row_f64, sk_momentum_row_f32,
+                    sk_momentum_row_f64)
+
+
+cdef inline void adam_row(floating *w, floating *g, floating *m, floating *v, int n,
+                          double scale, double l2, double lr_t, double beta1,
+                          double beta2, double eps) noexcept nogil:
+    if floating is float:
+        sk_adam_row_f32(w, g, m, v, n, scale, l2, lr_t, beta1, beta2, eps)
+    else:
+        sk_adam_row_f64(w, g, m, v, n, scale, l2, lr_t, beta1, beta2, eps)
+
+
+cdef inline void momentum_row(floating *w, floating *g, floating *vel, int n,
+                              double scale, double l2, double lr,
+                              double momentum) noexcept nogil:
+    if floating is float:
+        sk_momentum_row_f32(w, g, vel, n, scale, l2, lr, momentum)
+    else:
+        sk_momentum_row_f64(w, g, vel, n, scale, l2, lr, momentum)
+
+
+def _check(W, b, gW, gb, *moments, touched):
+    for a in (gW,) + moments[::2]:
+        if a.shape[0] != W.shape[0] or a.shape[1] != W.shape[1]:
+            raise ValueError("optimizer arrays do not match the weights")
+    for a in (gb,) + moments[1::2]:
+        if a.shape[0] != W.shape[0]:
+            raise ValueError("optimizer arrays do not match the biases")
+    if b.shape[0] != W.shape[0] or touched.shape[0] != W.shape[0]:
+        raise ValueError("optimizer arrays do not match the weights")
+
+
+def adam_step(floating[:, ::1] W, floating[::1] b, floating[:, ::1] gW,
+              floating[::1] gb, floating[:, ::1] mW, floating[::1] mb,
+              floating[:, ::1] vW, floating[::1] vb, const int[::1] touched,
+              int stamp, double scale, double l2, double lr_t, double beta1,
+              double beta2, double eps, int n_threads):
+    """One Adam step on the rows stamped `stamp` (# INOUT W, b, moments; # OUT gW, gb).
+
+    `lr_t` already carries Adam's bias correction for this step number.
+    """
+    _check(W, b, gW, gb, mW, mb, vW, vb, touched=touched)
+    cdef Py_ssize_t j, n_in = W.shape[1]
+    if W.shape[0] == 0 or n_in == 0:
+        return
+    with nogil:
+        for j in prange(W.shape[0], num_threads=n_threads, schedule='static'):
+            if touched[j] != stamp:
+                continue
+            adam_row(&W[j, 0], &gW[j, 0], &mW[j, 0], &vW[j, 0], <int>n_in, scale, l2,
+                     lr_t, beta1, beta2, eps)
+            adam_row(&b[j], &gb[j], &mb[j], &vb[j], 1, scale, 0, lr_t, beta1, beta2, eps)
+
+
+def momentum_step(floating[:, ::1] W, floating[::1] b, floating[:, ::1] gW,
+                  floating[::1] gb, floating[:, ::1] velW, floating[::1] velb,
+                  const int[::1] touched, int stamp, double scale, double l2,
+                  double lr, double momentum, int n_threads):
+    """One SGD-with-momentum step on the rows stamped `stamp`
+    (# INOUT W, b, velocities; # OUT gW, gb)."""
+    _check(W, b, gW, gb, velW, velb, touched=touched)
+    cdef Py_ssize_t j, n_in = W.shape[1]
+    if W.shape[0] == 0 or n_in == 0:
+        return
+    with nogil:
+        for j in prange(W.shape[0], num_threads=n_threads, schedule='static'):
+            if touched[j] != stamp:
+                continue
+            momentum_row(&W[j, 0], &gW[j, 0], &velW[j, 0], <int>n_in, scale, l2, lr,
+                         momentum)
+            momentum_row(&b[j], &gb[j], &velb[j], 1, scale, 0, lr, momentum)

@@ -1,0 +1,137 @@
+# cython: language_level=3
+"""Sparse forward and backward through one layer, for one example.
+
+A layer's input is either dense (the first layer's row, or a layer below that computes
+every unit) or the (ids, values) of the active units below. Only the `k` active units
+of this layer are computed, and the backward step touches only (active unit, non-zero
+input) pairs: their weight gradients are added into the shared accumulators without
+locks (Hogwild), and each row written is stamped so that the optimizer visits it.
+"""
+from libc.math cimport exp, log, log1p, tanh, fabs
+from cython cimport floating
+
+from ._layout cimport Layer, IDENTITY, LOGISTIC, TANH, RELU, SOFTMAX, SIGMOID, SQUARED
+from ._vec cimport dot, axpy, backward_dense
+
+
+cdef void forward(const Layer *layer, const int *in_ids, const floating *in_val,
+                  int in_n, bint in_dense, const int *ids, int k,
+                  floating *z) noexcept nogil:
+    """z[a] = W[ids[a]] . input + b[ids[a]] for the k active units (# OUT z)."""
+    cdef const floating *W = <const floating *> layer.W
+    cdef const floating *b = <const floating *> layer.b
+    cdef const floating *w
+    cdef int a, p, n_in = layer.n_in
+    cdef floating s
+    for a in range(k):
+        w = W + <Py_ssize_t>ids[a] * n_in
+        if in_dense:
+            s = dot(w, in_val, n_in)
+        else:
+            s = 0
+            for p in range(in_n):
+                s = s + w[in_ids[p]] * in_val[p]
+        z[a] = s + b[ids[a]]
+
+
+cdef void activate(int kind, floating *a, floating *der, int k) noexcept nogil:
+    """In place a = f(z); der = f'(z), written from f(z) (# INOUT a, # OUT der)."""
+    cdef int e
+    for e in range(k):
+        if kind == RELU:
+            if a[e] > 0:
+                der[e] = 1
+            else:
+                a[e] = 0
+                der[e] = 0
+        elif kind == TANH:
+            a[e] = tanh(a[e])
+            der[e] = 1 - a[e] * a[e]
+        elif kind == LOGISTIC:
+            a[e] = 1 / (1 + exp(-a[e]))
+            der[e] = a[e] * (1 - a[e])
+        else:
+            der[e] = 1
+
+
+cdef inline double softplus(double z) noexcept nogil:
+    return (z if z > 0 else 0) + log1p(exp(-fabs(z)))
+
+
+cdef double output_delta(int loss, const floating *z, int k, const int *ids,
+                         const int *label_pos, int n_labels, const floating *y,
+                         floating *delta) noexcept nogil:
+    """Loss of one example over its k active outputs, and d loss / d z (# OUT delta).
+
+    Labels are given as positions in the active set. SOFTMAX spreads the target mass
+    evenly over the labels; SIGMOID treats each output as its own binary problem;
+    SQUARED reads the targets `y` by output id.
+    """
+    cdef int a, e
+    cdef double m, total, value = 0, t
+    if loss == SOFTMAX:
+        if n_labels == 0:
+            for a in range(k):
+                delta[a] = 0
+            return 0
+        m = z[0]
+        for a in range(1, k):
+            if z[a] > m:
+                m = z[a]
+        total = 0
+        for a in range(k):
+            total += exp(z[a] - m)
+        for a in range(k):
+            delta[a] = <floating>(exp(z[a] - m) / total)
+        t = 1.0 / n_labels
+        for e in range(n_labels):
+            a = label_pos[e]
+            value -= t * (z[a] - m - log(total))
+            delta[a] -= <floating>t
+    elif loss == SIGMOID:
+        for a in range(k):
+            delta[a] = <floating>(1 / (1 + exp(-z[a])))
+            value += softplus(z[a])
+        for e in range(n_labels):
+            a = label_pos[e]
+            value -= z[a]
+            delta[a] -= 1
+    else:
+        for a in range(k):
+            delta[a] = z[a] - y[ids[a]]
+            value += 0.5 * delta[a] * delta[a]
+    return value
+
+
+cdef void backward(Layer *layer, const int *in_ids, const floating *in_val, int in_n,
+                   bint in_dense, const int *ids, int k, const floating *delta,
+                   floating *in_delta, int stamp) noexcept nogil:
+    """Accumulate the gradients of the k active units and, when `in_delta` is given,
+    add W^T delta into it, by input position (# OUT layer.gW, layer.gb, in_delta)."""
+    cdef const floating *W = <const floating *> layer.W
+    cdef floating *gW = <floating *> layer.gW
+    cdef floating *gb = <floating *> layer.gb
+    cdef const floating *w
+    cdef floating *g
+    cdef floating d
+    cdef int a, p, i, j, n_in = layer.n_in
+    for a in range(k):
+        d = delta[a]
+        if d == 0:
+            continue
+        j = ids[a]
+        layer.touched[j] = stamp
+        gb[j] += d
+        w = W + <Py_ssize_t>j * n_in
+        g = gW + <Py_ssize_t>j * n_in
+        if in_dense:
+            if in_delta != NULL:
+                backward_dense(d, in_val, w, g, in_delta, n_in)
+            else:
+                axpy(d, in_val, g, n_in)
+        else:
+            for p in range(in_n):
+                i = in_ids[p]
+                g[i] += d * in_val[p]
+                if in_delta != NULL:
+                    in_delta[p] += d * w[i]

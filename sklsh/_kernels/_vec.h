@@ -1,0 +1,68 @@
+/* Vector primitives for the hot loops of sklsh's kernels.
+ *
+ * Why C and not Cython: a float reduction (dot product) is only vectorised when the
+ * compiler may reassociate it, which `#pragma omp simd reduction` allows for this loop
+ * alone (no -ffast-math for the whole module, so NaN and inf keep their meaning).
+ * On x86-64 with GCC each function is also cloned for AVX2+FMA and picked at load time,
+ * so one build runs well on both old and new CPUs without -march=native.
+ */
+#ifndef SKLSH_VEC_H
+#define SKLSH_VEC_H
+
+#include <math.h>
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(SKLSH_NO_CLONES)
+#define SKLSH_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#else
+#define SKLSH_CLONES
+#endif
+
+#define SKLSH_DEFINE(T, S, SQRT)                                                        \
+/* sum_i a[i] * b[i] */                                                             \
+SKLSH_CLONES static T sk_dot_##S(const T *a, const T *b, int n) {                  \
+    T s = 0;                                                                        \
+    _Pragma("omp simd reduction(+:s)")                                              \
+    for (int i = 0; i < n; i++) s += a[i] * b[i];                                   \
+    return s;                                                                       \
+}                                                                                   \
+/* y[i] += alpha * x[i] */                                                          \
+SKLSH_CLONES static void sk_axpy_##S(T alpha, const T *x, T *y, int n) {           \
+    _Pragma("omp simd")                                                             \
+    for (int i = 0; i < n; i++) y[i] += alpha * x[i];                               \
+}                                                                                   \
+/* The backward step of one unit over a dense input: g[i] += d * x[i] (its weight  \
+ * gradient) and dx[i] += d * w[i] (the delta sent to the layer below), one pass. */ \
+SKLSH_CLONES static void sk_backward_dense_##S(T d, const T *x, const T *w, T *g,  \
+                                                T *dx, int n) {                    \
+    _Pragma("omp simd")                                                             \
+    for (int i = 0; i < n; i++) { g[i] += d * x[i]; dx[i] += d * w[i]; }            \
+}                                                                                   \
+/* One Adam step on a row, then the row's gradient accumulator is cleared.         \
+ * grad = g * scale + l2 * w, as scikit-learn's MLP forms it (scale = 1/batch). */  \
+SKLSH_CLONES static void sk_adam_row_##S(T *w, T *g, T *m, T *v, int n, T scale,   \
+        T l2, T lr_t, T beta1, T beta2, T eps) {                                    \
+    _Pragma("omp simd")                                                             \
+    for (int i = 0; i < n; i++) {                                                   \
+        T gi = g[i] * scale + l2 * w[i];                                            \
+        m[i] = beta1 * m[i] + (1 - beta1) * gi;                                     \
+        v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;                                \
+        w[i] -= lr_t * m[i] / (SQRT(v[i]) + eps);                                   \
+        g[i] = 0;                                                                   \
+    }                                                                               \
+}                                                                                   \
+/* One step of SGD with (heavy-ball) momentum on a row; clears the accumulator. */ \
+SKLSH_CLONES static void sk_momentum_row_##S(T *w, T *g, T *vel, int n, T scale,   \
+        T l2, T lr, T momentum) {                                                   \
+    _Pragma("omp simd")                                                             \
+    for (int i = 0; i < n; i++) {                                                   \
+        T gi = g[i] * scale + l2 * w[i];                                            \
+        vel[i] = momentum * vel[i] - lr * gi;                                       \
+        w[i] += vel[i];                                                             \
+        g[i] = 0;                                                                   \
+    }                                                                               \
+}
+
+SKLSH_DEFINE(float, f32, sqrtf)
+SKLSH_DEFINE(double, f64, sqrt)
+
+#endif

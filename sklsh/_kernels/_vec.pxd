@@ -1,0 +1,42 @@
+# Typed front of _vec.h: one name per primitive for both float widths.
+from cython cimport floating
+
+cdef extern from "_vec.h" nogil:
+    float sk_dot_f32(const float *a, const float *b, int n)
+    double sk_dot_f64(const double *a, const double *b, int n)
+    void sk_axpy_f32(float alpha, const float *x, float *y, int n)
+    void sk_axpy_f64(double alpha, const double *x, double *y, int n)
+    void sk_backward_dense_f32(float d, const float *x, const float *w, float *g,
+                               float *dx, int n)
+    void sk_backward_dense_f64(double d, const double *x, const double *w, double *g,
+                               double *dx, int n)
+    void sk_adam_row_f32(float *w, float *g, float *m, float *v, int n, float scale,
+                         float l2, float lr_t, float beta1, float beta2, float eps)
+    void sk_adam_row_f64(double *w, double *g, double *m, double *v, int n, double scale,
+                         double l2, double lr_t, double beta1, double beta2, double eps)
+    void sk_momentum_row_f32(float *w, float *g, float *vel, int n, float scale,
+                             float l2, float lr, float momentum)
+    void sk_momentum_row_f64(double *w, double *g, double *vel, int n, double scale,
+                             double l2, double lr, double momentum)
+
+
+cdef inline floating dot(const floating *a, const floating *b, int n) noexcept nogil:
+    if floating is float:
+        return sk_dot_f32(a, b, n)
+    else:
+        return sk_dot_f64(a, b, n)
+
+
+cdef inline void axpy(floating alpha, const floating *x, floating *y, int n) noexcept nogil:
+    if floating is float:
+        sk_axpy_f32(alpha, x, y, n)
+    else:
+        sk_axpy_f64(alpha, x, y, n)
+
+
+cdef inline void backward_dense(floating d, const floating *x, const floating *w,
+                                floating *g, floating *dx, int n) noexcept nogil:
+    if floating is float:
+        sk_backward_dense_f32(d, x, w, g, dx, n)
+    else:
+        sk_backward_dense_f64(d, x, w, g, dx, n)
