@@ -1,3 +1,4 @@
+from cython cimport floating
 from libc.stdint cimport uint64_t
 from ._layout cimport Layer
 
@@ -13,3 +14,5 @@ cdef struct Scratch:
 cdef int select_active(const Layer *layer, const int *buckets, const int *forced,
                        int n_forced, Scratch *s, uint64_t *rng,
                        int *out) noexcept nogil
+
+cdef int keep_largest(int *ids, floating *z, int n, int k, int n_fixed) noexcept nogil

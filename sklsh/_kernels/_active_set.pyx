@@ -8,6 +8,7 @@ buckets taken in a random table order (union), and random units when too few col
 Deduplication uses per-thread stamps instead of a set, and everything random is drawn
 from the example's own stream, so the choice depends on the example alone.
 """
+from cython cimport floating
 from libc.stdint cimport int64_t, uint64_t
 
 from ._layout cimport Layer, Tables, TOPK
@@ -90,12 +91,12 @@ cdef void union_of_buckets(const Layer *layer, const int *buckets, Scratch *s,
 cdef int select_active(const Layer *layer, const int *buckets, const int *forced,
                        int n_forced, Scratch *s, uint64_t *rng,
                        int *out) noexcept nogil:
-    """Write the active unit ids to `out` and return how many; forced ones come first.
+    """Write the candidate unit ids to `out` and return how many; forced ones first.
 
-    `out` holds max(budget, n_forced) ids; the set has exactly that many.
+    `out` holds max(candidates, n_forced) ids; the set has exactly that many.
     """
     cdef int n = 0, f, tries, start, j, units = layer.n_out
-    cdef int k = layer.budget if layer.budget > n_forced else n_forced
+    cdef int k = layer.candidates if layer.candidates > n_forced else n_forced
     s.now += 1
     for f in range(n_forced):
         take(s, forced[f], out, &n)
@@ -117,3 +118,42 @@ cdef int select_active(const Layer *layer, const int *buckets, const int *forced
             if n >= k:
                 break
     return n
+
+
+cdef int keep_largest(int *ids, floating *z, int n, int k, int n_fixed) noexcept nogil:
+    """Reorder the pairs (ids[a], z[a]) so that the first k hold the n_fixed fixed
+    ones and then the largest z of the rest (quickselect); return min(n, k)."""
+    cdef int lo = n_fixed, hi = n - 1, want = k - 1, i, j
+    cdef floating pivot
+    if n <= k:
+        return n
+    if k <= n_fixed:
+        return n_fixed
+    while lo < hi:
+        pivot = z[lo + (hi - lo) // 2]
+        i, j = lo, hi
+        while i <= j:           # Hoare partition, descending
+            while z[i] > pivot:
+                i += 1
+            while z[j] < pivot:
+                j -= 1
+            if i <= j:
+                _swap(ids, z, i, j)
+                i += 1
+                j -= 1
+        if want <= j:
+            hi = j
+        elif want >= i:
+            lo = i
+        else:
+            break
+    return k
+
+
+cdef inline void _swap(int *ids, floating *z, int a, int b) noexcept nogil:
+    cdef int t = ids[a]
+    cdef floating v = z[a]
+    ids[a] = ids[b]
+    z[a] = z[b]
+    ids[b] = t
+    z[b] = v

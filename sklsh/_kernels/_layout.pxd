@@ -59,6 +59,8 @@ cdef struct Layer:
     int n_in
     int n_out
     int budget              # active units per example (n_out when not hashed)
+    int candidates          # units the tables propose (>= budget); the budget of
+                            # them with the largest pre-activations stay active
     bint hashed
     int selection
     void *W                 # (n_out, n_in): unit-major, each unit's fan-in contiguous

@@ -20,7 +20,7 @@ from ._layout cimport (Layer, HashSpec, Tables, SRP, WTA, DWTA, FIFO, RESERVOIR,
                        UNION, IDENTITY, LOGISTIC, TANH, RELU, SOFTMAX, SIGMOID, SQUARED)
 from ._hashing cimport query_buckets, key_buckets
 from ._tables cimport clear, insert, remove
-from ._active_set cimport Scratch, select_active
+from ._active_set cimport Scratch, select_active, keep_largest
 from ._propagate cimport forward, activate, output_delta, backward
 from ._vec cimport dot
 from ._random cimport stream
@@ -74,19 +74,25 @@ cdef class Network:
     ----------
     weights, biases : list of ndarray
         Per layer, ``(n_out, n_in)`` unit-major weights and ``(n_out,)`` biases.
-    grad_weights, grad_biases : list of ndarray
-        Gradient accumulators of the same shapes, all zero between batches.
-    touched : list of ndarray of int32
-        Per layer, the number of the last batch that wrote each row's gradient.
     hashing : list of (dict or None)
         Per layer, the hash state (see ``sklsh/_hashing.py``), None for dense layers.
     budgets : list of int
         Active units per example and layer.
     activation, loss, selection : str
+    candidates : list of int, optional
+        Per layer, units the tables propose before the budget with the largest
+        pre-activations is kept (re-ranking); default: the budgets (no re-ranking).
+    grad_weights, grad_biases : list of ndarray, optional
+        Gradient accumulators shaped like the parameters, zero between batches.
+    touched : list of ndarray of int32, optional
+        Per layer, the number of the last batch that wrote each row's gradient.
+        Without the accumulators and stamps the network can only infer, and then its
+        arrays may be read-only (memory-mapped models).
     """
     cdef Layer *layers
     cdef readonly int n_layers
     cdef readonly bint is_float
+    cdef readonly bint trainable
     cdef int act_kind, loss_kind
     cdef int max_units, max_kl, max_tables, max_cand
     cdef list keep               # the arrays the structs point into stay alive here
@@ -97,9 +103,10 @@ cdef class Network:
     def __dealloc__(self):
         free(self.layers)
 
-    def __init__(self, list weights, list biases, list grad_weights, list grad_biases,
-                 list touched, list hashing, list budgets, str activation, str loss,
-                 str selection):
+    def __init__(self, list weights, list biases, list hashing, list budgets,
+                 str activation, str loss, str selection, list candidates=None,
+                 list grad_weights=None,
+                 list grad_biases=None, list touched=None):
         cdef int l, n_in, n_out, KL
         cdef Layer *L
         self.n_layers = len(weights)
@@ -109,6 +116,10 @@ cdef class Network:
         self.is_float = dtype == np.float32
         self.act_kind = ACTIVATIONS[activation]
         self.loss_kind = LOSSES[loss]
+        self.trainable = grad_weights is not None
+        if self.trainable and (grad_biases is None or touched is None):
+            raise ValueError("training needs the accumulators and the row stamps")
+        write = self.trainable
         self.keep = [weights, biases, grad_weights, grad_biases, touched, hashing]
         self.layers = <Layer *> calloc(self.n_layers, sizeof(Layer))
         if self.layers == NULL:
@@ -120,18 +131,22 @@ cdef class Network:
             if l > 0 and n_in != self.layers[l - 1].n_out:
                 raise ValueError("consecutive layers do not chain")
             L.n_in, L.n_out = n_in, n_out
-            L.W = checked(weights[l], dtype, (n_out, n_in))
-            L.b = checked(biases[l], dtype, (n_out,))
-            L.gW = checked(grad_weights[l], dtype, (n_out, n_in))
-            L.gb = checked(grad_biases[l], dtype, (n_out,))
-            L.touched = <int *> checked(touched[l], np.int32, (n_out,))
+            L.W = checked(weights[l], dtype, (n_out, n_in), write)
+            L.b = checked(biases[l], dtype, (n_out,), write)
+            if write:
+                L.gW = checked(grad_weights[l], dtype, (n_out, n_in))
+                L.gb = checked(grad_biases[l], dtype, (n_out,))
+                L.touched = <int *> checked(touched[l], np.int32, (n_out,))
             L.budget = budgets[l]
             if not 1 <= L.budget <= n_out:
                 raise ValueError(f"budget {L.budget} outside [1, {n_out}]")
+            L.candidates = L.budget if candidates is None else candidates[l]
+            if not L.budget <= L.candidates <= n_out:
+                raise ValueError(f"candidates {L.candidates} outside [{L.budget}, {n_out}]")
             L.hashed = hashing[l] is not None
             L.selection = SELECTIONS[selection]
             if L.hashed:
-                self._set_hashing(L, hashing[l], dtype)
+                self._set_hashing(L, hashing[l], dtype, write)
                 KL = L.spec.n_tables * L.spec.n_hashes
                 self.max_units = max(self.max_units, n_out)
                 self.max_kl = max(self.max_kl, KL)
@@ -139,9 +154,9 @@ cdef class Network:
                 self.max_cand = max(self.max_cand,
                                     L.spec.n_tables * L.tables.bucket_size)
             else:
-                L.budget = n_out
+                L.budget = L.candidates = n_out
 
-    cdef _set_hashing(self, Layer *L, dict h, object dtype):
+    cdef _set_hashing(self, Layer *L, dict h, object dtype, bint write):
         cdef HashSpec *s = &L.spec
         cdef Tables *T = &L.tables
         s.family = FAMILIES[h["family"]]
@@ -168,11 +183,11 @@ cdef class Network:
         T.bucket_size = h["bucket_size"]
         T.policy = POLICIES[h["policy"]]
         T.ids = <int *> checked(h["ids"], np.int32,
-                                (s.n_tables, T.n_buckets, T.bucket_size))
-        T.fill = <int *> checked(h["fill"], np.int32, (s.n_tables, T.n_buckets))
-        T.seen = <int64_t *> checked(h["seen"], np.int64, (s.n_tables, T.n_buckets))
-        T.home = <int *> checked(h["home"], np.int32, (L.n_out, s.n_tables))
-        T.scale = <double *> checked(h["scale"], np.float64, (1,))
+                                (s.n_tables, T.n_buckets, T.bucket_size), write)
+        T.fill = <int *> checked(h["fill"], np.int32, (s.n_tables, T.n_buckets), write)
+        T.seen = <int64_t *> checked(h["seen"], np.int64, (s.n_tables, T.n_buckets), write)
+        T.home = <int *> checked(h["home"], np.int32, (L.n_out, s.n_tables), write)
+        T.scale = <double *> checked(h["scale"], np.float64, (1,), write)
         # a table written by someone else must not send the readers out of bounds
         fill, ids = h["fill"], h["ids"]
         if fill.size and (fill.min() < 0 or fill.max() > T.bucket_size):
@@ -237,7 +252,7 @@ cdef class Network:
         return w
 
     cdef int capacity(self, int l, int max_labels) noexcept nogil:
-        cdef int cap = self.layers[l].budget
+        cdef int cap = self.layers[l].candidates
         if l == self.n_layers - 1 and self.layers[l].hashed and max_labels > cap:
             cap = max_labels
         return cap
@@ -271,6 +286,7 @@ cdef double run_example(Network net, const floating *x, const int *x_ids, int x_
     cdef floating *in_delta
     cdef double value = 0
     cdef bint forced
+    cdef int n_forced
     w.tally[0] = w.tally[1] = w.tally[2] = 0
     for l in range(n_layers):
         L = &net.layers[l]
@@ -278,17 +294,18 @@ cdef double run_example(Network net, const floating *x, const int *x_ids, int x_
         if L.hashed:
             w.tally[2] += query_buckets(&L.spec, in_ids, in_val, in_n, in_dense, w.codes,
                                         <floating *> w.acc, w.buckets)
-            forced = training and l == last
-            k = select_active(L, w.buckets, labels if forced else NULL,
-                              n_labels if forced else 0, &w.scratch, rng, w.ids[l])
+            n_forced = n_labels if training and l == last else 0
+            k = select_active(L, w.buckets, labels, n_forced, &w.scratch, rng, w.ids[l])
         else:
             k = L.n_out
         z = <floating *> w.act[l]
         forward(L, in_ids, in_val, in_n, in_dense, w.ids[l], k, z)
+        w.tally[0] += <int64_t>k * (L.n_in if in_dense else in_n)
+        if L.hashed:
+            k = keep_largest(w.ids[l], z, k, L.budget, n_forced)
         if l < last:
             activate(net.act_kind, z, <floating *> w.der[l], k)
         w.n_active[l] = k
-        w.tally[0] += <int64_t>k * (L.n_in if in_dense else in_n)
         w.tally[1] += <int64_t>L.n_out * dense_in
         in_ids, in_val, in_n, in_dense = w.ids[l], z, k, not L.hashed
     if not training:
@@ -331,7 +348,8 @@ cdef double run_example(Network net, const floating *x, const int *x_ids, int x_
 def _check_batch(Network net, object dtype, Py_ssize_t n_samples, Py_ssize_t width,
                  bint sparse, const int[::1] indices, const int64_t[::1] indptr,
                  const int64_t[::1] rows, const int64_t[::1] label_ptr,
-                 const int[::1] label_idx, Py_ssize_t y_rows, Py_ssize_t y_cols):
+                 const int[::1] label_idx, Py_ssize_t y_rows, Py_ssize_t y_cols,
+                 bint training):
     """Establish every bound the nogil loops rely on; return the most labels a row has.
 
     CSR rows are checked only where the batch reads them, so a batch costs no more
@@ -343,7 +361,10 @@ def _check_batch(Network net, object dtype, Py_ssize_t n_samples, Py_ssize_t wid
         raise ValueError(f"data of dtype {dtype} given to a {'float32' if net.is_float else 'float64'} network")
     if not sparse and width != n_in:
         raise ValueError(f"X has {width} features, the network expects {n_in}")
-    if net.loss_kind == SQUARED:
+    cdef bint labelled = training and net.loss_kind != SQUARED
+    if not training:
+        pass
+    elif net.loss_kind == SQUARED:
         if y_rows != n_samples or y_cols != n_out:
             raise ValueError("targets do not match the samples and outputs")
     elif label_ptr.shape[0] != n_samples + 1:
@@ -363,7 +384,7 @@ def _check_batch(Network net, object dtype, Py_ssize_t n_samples, Py_ssize_t wid
                         bad = 3
                 if indptr[r + 1] - indptr[r] > 2147483647:
                     bad = 2
-            if net.loss_kind != SQUARED:
+            if labelled:
                 if not (0 <= label_ptr[r] <= label_ptr[r + 1] <= label_idx.shape[0]):
                     bad = 4
                     break
@@ -402,7 +423,9 @@ def batch_gradients(Network net, const floating[:, ::1] X, const floating[::1] d
     cdef Py_ssize_t n_samples = indptr.shape[0] - 1 if sparse else X.shape[0]
     cdef int max_labels = _check_batch(
         net, np.float32 if floating is float else np.float64, n_samples, X.shape[1],
-        sparse, indices, indptr, rows, label_ptr, label_idx, Y.shape[0], Y.shape[1])
+        sparse, indices, indptr, rows, label_ptr, label_idx, Y.shape[0], Y.shape[1], True)
+    if not net.trainable:
+        raise ValueError("this network was built for inference only")
     if stamp <= 0 or n_threads < 1:
         raise ValueError("stamp and n_threads must be positive")
     cdef Py_ssize_t i, n = rows.shape[0]
@@ -455,12 +478,8 @@ def hashed_scores(Network net, const floating[:, ::1] X, const floating[::1] dat
     """
     cdef Py_ssize_t n_samples = indptr.shape[0] - 1 if sparse else X.shape[0]
     cdef int64_t[::1] rows = np.arange(n_samples, dtype=np.int64)
-    cdef int64_t[::1] no_ptr = np.zeros(n_samples + 1, dtype=np.int64)
-    cdef int[::1] no_labels = np.zeros(0, dtype=np.int32)
-    if net.loss_kind == SQUARED:
-        raise ValueError("hashed scores are for classification networks")
     _check_batch(net, np.float32 if floating is float else np.float64, n_samples,
-                 X.shape[1], sparse, indices, indptr, rows, no_ptr, no_labels, 0, 0)
+                 X.shape[1], sparse, indices, indptr, rows, None, None, 0, 0, False)
     if out.shape[0] != n_samples or out.shape[1] != net.layers[net.n_layers - 1].n_out:
         raise ValueError("output array has the wrong shape")
     if n_threads < 1:
@@ -540,6 +559,8 @@ def refresh_tables(Network net, int layer, const int64_t[::1] units, bint full,
     unit leaves the buckets it was in and enters its new ones. Returns the hashing
     operations spent.
     """
+    if not net.trainable:
+        raise ValueError("this network was built for inference only")
     if not 0 <= layer < net.n_layers or not net.layers[layer].hashed:
         raise ValueError(f"layer {layer} is not hashed")
     cdef Layer *L = &net.layers[layer]

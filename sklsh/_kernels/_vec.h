@@ -3,7 +3,8 @@
  * Why C and not Cython: a float reduction (dot product) is only vectorised when the
  * compiler may reassociate it, which `#pragma omp simd reduction` allows for this loop
  * alone (no -ffast-math for the whole module, so NaN and inf keep their meaning).
- * On x86-64 with GCC each function is also cloned for AVX2+FMA and picked at load time,
+ * On x86-64 with GCC each function is also cloned for x86-64-v3 (AVX2, FMA) and picked at
+ * load time by CPU features (not by CPU model, which would miss AMD chips),
  * so one build runs well on both old and new CPUs without -march=native.
  */
 #ifndef SKLSH_VEC_H
@@ -12,7 +13,7 @@
 #include <math.h>
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(SKLSH_NO_CLONES)
-#define SKLSH_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#define SKLSH_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define SKLSH_CLONES
 #endif

@@ -1,0 +1,499 @@
+"""The shared estimator: parameters, the fit / partial_fit loop, early stopping,
+warm start, prediction, persistence and tags. LSHMLPClassifier and LSHMLPRegressor
+(``sklsh._classes``) add only their targets and output layers."""
+import math
+import os
+import time
+import warnings
+from abc import ABCMeta, abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, is_classifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.extmath import safe_sparse_dot
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import _hashing, _optimizers
+from ._threads import effective_n_threads
+from ._training import KernelInput, Trainer, hashed_output_scores
+
+# Bumped whenever the layout of the fitted arrays changes; a pickle of another layout
+# is refused with a clear message instead of reaching the kernels.
+STATE_FORMAT = 1
+# Rows per block when predicting, so that a layer's activations stay small.
+PREDICT_CHUNK = 4096
+
+
+def _writeable(a):
+    """`a` itself when C-contiguous and writeable, else a private copy that is."""
+    if a.flags.c_contiguous and a.flags.writeable:
+        return a
+    return np.array(a, order="C")
+
+
+def _activate(name, z):
+    if name == "relu":
+        np.maximum(z, 0, out=z)
+    elif name == "tanh":
+        np.tanh(z, out=z)
+    elif name == "logistic":
+        np.negative(z, out=z)
+        np.exp(z, out=z)
+        z += 1
+        np.reciprocal(z, out=z)
+    return z
+
+
+class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
+    """Base class of the LSH multi-layer perceptrons; use the derived classes."""
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
+        "solver": [StrOptions({"sgd", "adam"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"),
+                             Options(Real, {np.inf})],
+        "active_fraction": [Interval(Real, 0, 1, closed="right"), "array-like"],
+        "hash_family": [StrOptions(set(_hashing.FAMILIES))],
+        "bits_per_table": [Interval(Integral, 1, 30, closed="both")],
+        "n_tables": [Interval(Integral, 1, None, closed="left")],
+        "bucket_size": [Interval(Integral, 1, None, closed="left")],
+        "bucket_policy": [StrOptions({"fifo", "reservoir"})],
+        "selection": [StrOptions({"topk", "union"})],
+        "rerank_factor": [Interval(Real, 1, None, closed="left")],
+        "wta_window": [Interval(Integral, 2, 1024, closed="both")],
+        "mips": ["boolean"],
+        "refresh_interval": [Interval(Integral, 1, None, closed="left")],
+        "refresh_growth": [Interval(Real, 1, None, closed="left")],
+        "inference": [StrOptions({"exact", "hashed"})],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    @abstractmethod
+    def __init__(self, hidden_layer_sizes, activation, solver, alpha, batch_size,
+                 learning_rate_init, max_iter, shuffle, random_state, tol, verbose,
+                 warm_start, momentum, early_stopping, validation_fraction, beta_1,
+                 beta_2, epsilon, n_iter_no_change, active_fraction, hash_family,
+                 bits_per_table, n_tables, bucket_size, bucket_policy, selection,
+                 rerank_factor, wta_window, mips, refresh_interval, refresh_growth, inference,
+                 n_threads):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.active_fraction = active_fraction
+        self.hash_family = hash_family
+        self.bits_per_table = bits_per_table
+        self.n_tables = n_tables
+        self.bucket_size = bucket_size
+        self.bucket_policy = bucket_policy
+        self.selection = selection
+        self.rerank_factor = rerank_factor
+        self.wta_window = wta_window
+        self.mips = mips
+        self.refresh_interval = refresh_interval
+        self.refresh_growth = refresh_growth
+        self.inference = inference
+        self.n_threads = n_threads
+
+    # ---------------------------------------------------------------- subclass hooks
+    @abstractmethod
+    def _validate_input(self, X, y, incremental, reset):
+        """Validated X and y (classes_ are set here for classifiers)."""
+
+    @abstractmethod
+    def _targets(self, y, dtype):
+        """y as the kernels read it (``sklsh._training.Targets``) and the number of
+        network outputs."""
+
+    @abstractmethod
+    def _loss_name(self):
+        """The kernel loss: "softmax", "sigmoid" or "squared"."""
+
+    def _hash_output(self, n_outputs):
+        """Whether the output layer gets hash tables (never for regression)."""
+        return False
+
+    # ------------------------------------------------------------------ structure
+    def _hidden_sizes(self):
+        sizes = self.hidden_layer_sizes
+        sizes = list(sizes) if hasattr(sizes, "__iter__") else [sizes]
+        if not all(isinstance(s, Integral) and s > 0 for s in sizes):
+            raise ValueError(f"hidden_layer_sizes must be positive integers, got {sizes}.")
+        return [int(s) for s in sizes]
+
+    def _fractions(self, n_layers):
+        """Active fraction per layer (hidden layers, then the output layer)."""
+        f = self.active_fraction
+        if isinstance(f, Real):
+            return [float(f)] * n_layers
+        f = [float(v) for v in np.asarray(f, dtype=float).ravel()]
+        if len(f) != n_layers:
+            raise ValueError(
+                f"active_fraction has {len(f)} values; give one float, or one per "
+                f"hidden layer plus one for the output layer ({n_layers}).")
+        if not all(0 < v <= 1 for v in f):
+            raise ValueError(f"active_fraction values must lie in (0, 1], got {f}.")
+        return f
+
+    def _plan(self, layer_units):
+        """Per layer: (budget, hashed, candidates)."""
+        n_layers = len(layer_units) - 1
+        fractions = self._fractions(n_layers)
+        plan = []
+        for l in range(n_layers):
+            n_out = layer_units[l + 1]
+            budget = max(1, math.ceil(fractions[l] * n_out))
+            hashed = budget < n_out and (l < n_layers - 1 or self._hash_output(n_out))
+            if not hashed:
+                plan.append((n_out, False, n_out))
+            else:
+                plan.append((budget, True,
+                             min(n_out, math.ceil(budget * self.rerank_factor))))
+        return plan
+
+    def _hash_config(self, layer_units, plan):
+        return (self.hash_family, self.bits_per_table, self.n_tables, self.bucket_size,
+                self.bucket_policy, self.wta_window, self.mips, tuple(layer_units),
+                tuple(h for _, h, _ in plan))
+
+    def _check_memory(self, layer_units, plan, itemsize):
+        """Refuse, before allocating, a model that would not fit in this machine."""
+        n_moments = 2 if self.solver == "adam" else 1
+        params = sum((i + 1) * o for i, o in zip(layer_units[:-1], layer_units[1:]))
+        need = params * itemsize * (2 + n_moments)      # weights, gradients, moments
+        tables = 0
+        for l, (_, hashed, _) in enumerate(plan):
+            if hashed:
+                tables += _hashing.table_nbytes(layer_units[l + 1], self.n_tables,
+                                                self.bits_per_table, self.bucket_size)
+                tables += _hashing.function_nbytes(
+                    self.hash_family, layer_units[l], self.n_tables,
+                    self.bits_per_table, self.wta_window, itemsize)
+        try:
+            available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            available = None
+        if available is not None and need + tables > available:
+            raise ValueError(
+                f"This configuration needs {(need + tables) / 2**30:.1f} GiB "
+                f"({tables / 2**30:.1f} GiB of hash tables), more than the "
+                f"{available / 2**30:.1f} GiB of memory this machine has. Reduce "
+                "bits_per_table, n_tables or bucket_size, or the layer sizes.")
+
+    def _initialize(self, layer_units, plan, dtype):
+        rng = self._random_state
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_layers_ = len(layer_units)
+        self.coefs_, self.intercepts_ = [], []
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
+            # Glorot's uniform initialisation, drawn as scikit-learn's MLP draws it;
+            # stored unit-major, exposed transposed
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            W = rng.uniform(-bound, bound, (fan_in, fan_out)).astype(dtype).T.copy()
+            self.coefs_.append(W.T)
+            self.intercepts_.append(rng.uniform(-bound, bound, fan_out).astype(dtype))
+        self.loss_curve_ = []
+        self._no_improvement_count = 0
+        if self.early_stopping:
+            self.validation_scores_ = []
+            self.best_validation_score_ = -np.inf
+            self.best_loss_ = None
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+            self.best_loss_ = np.inf
+        self._optimizer_state = _optimizers.init_state(
+            self.solver, [c.T for c in self.coefs_], self.intercepts_)
+        self._touched = [np.zeros(c.shape[1], dtype=np.int32) for c in self.coefs_]
+        self._hash_states = None
+
+    def _training_arrays(self, layer_units, plan):
+        """Make every array training writes private and writeable (a joblib-loaded
+        model holds read-only memory maps) and the hash state match the parameters.
+
+        Returns the unit-major weights and whether the tables must be built afresh.
+        """
+        weights = []
+        for l, c in enumerate(self.coefs_):
+            W = _writeable(c.T)
+            self.coefs_[l] = W.T
+            weights.append(W)
+            self.intercepts_[l] = _writeable(self.intercepts_[l])
+            self._touched[l] = _writeable(self._touched[l])
+        state = self._optimizer_state
+        if state.get("solver") != self.solver:
+            state = _optimizers.init_state(self.solver, weights, self.intercepts_)
+        for key, value in state.items():
+            if isinstance(value, list):
+                state[key] = [_writeable(a) for a in value]
+        self._optimizer_state = state
+        config = self._hash_config(layer_units, plan)
+        rebuild = self._hash_states is None or getattr(self, "_hash_config_", None) != config
+        if rebuild:
+            rng = self._random_state
+            self._hash_states = [
+                _hashing.make_hash_state(
+                    layer_units[l], layer_units[l + 1], family=self.hash_family,
+                    bits_per_table=self.bits_per_table, n_tables=self.n_tables,
+                    bucket_size=self.bucket_size, policy=self.bucket_policy,
+                    window=self.wta_window, mips=self.mips, dtype=weights[0].dtype,
+                    random_state=rng) if hashed else None
+                for l, (_, hashed, _) in enumerate(plan)]
+            self._hash_config_ = config
+            self._schedule = {"batches": 0, "next": self.refresh_interval,
+                              "interval": float(self.refresh_interval), "last": 0}
+        else:
+            self._hash_states = [
+                None if h is None else {k: _writeable(v) if isinstance(v, np.ndarray)
+                                        else v for k, v in h.items()}
+                for h in self._hash_states]
+        return weights, rebuild
+
+    # ------------------------------------------------------------------ fitting
+    def _fit(self, X, y, incremental=False):
+        hidden = self._hidden_sizes()
+        first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        dtype = X.dtype if first_pass else self.coefs_[0].dtype
+        targets, n_outputs = self._targets(y, dtype)
+        layer_units = [X.shape[1]] + hidden + [n_outputs]
+        if not first_pass:
+            shapes = [tuple(c.shape) for c in self.coefs_]
+            if shapes != list(zip(layer_units[:-1], layer_units[1:])):
+                raise ValueError(
+                    "The layer sizes changed since the model was fitted; refit with "
+                    "warm_start=False to train a new network.")
+        plan = self._plan(layer_units)
+        self._random_state = check_random_state(self.random_state)
+        if first_pass:
+            self._check_memory(layer_units, plan, np.dtype(dtype).itemsize)
+            self._initialize(layer_units, plan, dtype)
+        weights, rebuild = self._training_arrays(layer_units, plan)
+        self._budgets = [b for b, _, _ in plan]
+        self._candidates = [c for _, _, c in plan]
+        self.n_threads_ = effective_n_threads(self.n_threads)
+        trainer = Trainer(
+            weights, self.intercepts_, self._hash_states, self._budgets,
+            self._candidates, self._optimizer_state, self._schedule, self._touched,
+            dict(activation=self.activation, loss=self._loss_name(),
+                 selection=self.selection, alpha=self.alpha,
+                 learning_rate=self.learning_rate_init, beta_1=self.beta_1,
+                 beta_2=self.beta_2, epsilon=self.epsilon, momentum=self.momentum,
+                 refresh_growth=self.refresh_growth, n_threads=self.n_threads_))
+        if rebuild:
+            trainer.refresh(self._random_state, full=True)
+        self._fit_stochastic(X, y, targets, trainer, incremental)
+        if not all(np.isfinite(a).all() for a in self.coefs_ + self.intercepts_):
+            raise ValueError(
+                "Solver produced non-finite parameter weights. The input data may "
+                "contain large values and need to be preprocessed.")
+        return self
+
+    def _fit_stochastic(self, X, y, targets, trainer, incremental):
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        n_samples = X.shape[0]
+        rng = self._random_state
+        train_rows = np.arange(n_samples, dtype=np.int64)
+        early_stopping = self.early_stopping
+        if early_stopping:
+            stratify = y if is_classifier(self) and np.ndim(y) == 1 else None
+            train_rows, val_rows = train_test_split(
+                train_rows, random_state=rng, test_size=self.validation_fraction,
+                stratify=stratify)
+            if val_rows.shape[0] < 2:
+                raise ValueError(
+                    "The validation set is too small. Increase 'validation_fraction' "
+                    "or the size of your dataset.")
+            X_val, y_val = X[val_rows], y[val_rows]
+            train_rows = np.sort(train_rows)
+            self._best_state = self._snapshot()
+        n_train = train_rows.shape[0]
+        if self.batch_size == "auto":
+            batch_size = min(200, n_train)
+        else:
+            if self.batch_size > n_train:
+                warnings.warn("Got `batch_size` less than 1 or larger than sample size. "
+                              "It is going to be clipped")
+            batch_size = int(np.clip(self.batch_size, 1, n_train))
+        n_batches = -(-n_train // batch_size)
+        data = KernelInput(X, self.coefs_[0].dtype)
+        try:
+            for _ in range(self.max_iter):
+                start = time.perf_counter()
+                order = rng.permutation(train_rows) if self.shuffle else train_rows
+                accumulated = 0.0
+                for b in range(0, n_train, batch_size):
+                    accumulated += trainer.batch(data, targets, order[b:b + batch_size],
+                                                 rng, n_batches)
+                penalty = 0.5 * self.alpha * sum(
+                    float(np.dot(c.ravel(), c.ravel())) for c in self.coefs_) / batch_size
+                self.loss_ = accumulated / n_train + penalty
+                self.n_iter_ += 1
+                self.t_ += n_train
+                self.loss_curve_.append(self.loss_)
+                self._record_tally(trainer)
+                if self.verbose:
+                    print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}, "
+                          f"{time.perf_counter() - start:.2f} s, "
+                          f"multiply-adds {100 * self.mult_fraction_:.2f}% of dense")
+                self._update_no_improvement_count(early_stopping, X_val if early_stopping
+                                                  else None, y_val if early_stopping else None)
+                if self._no_improvement_count > self.n_iter_no_change:
+                    what = "Validation score" if early_stopping else "Training loss"
+                    if self.verbose:
+                        print(f"{what} did not improve more than tol={self.tol:f} for "
+                              f"{self.n_iter_no_change} consecutive epochs. Stopping.")
+                    break
+                if incremental:
+                    break
+                if self.n_iter_ == self.max_iter:
+                    warnings.warn(
+                        "Stochastic Optimizer: Maximum iterations (%d) reached and the "
+                        "optimization hasn't converged yet." % self.max_iter,
+                        ConvergenceWarning)
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.")
+        self._record_tally(trainer)
+        if early_stopping:
+            self._restore(self._best_state)
+            del self._best_state
+
+    def _record_tally(self, trainer):
+        self.mult_fraction_ = trainer.tally.mult_fraction
+        self.hash_fraction_ = trainer.tally.hash_fraction
+
+    def _snapshot(self):
+        return [c.copy() for c in self.coefs_], [i.copy() for i in self.intercepts_]
+
+    def _restore(self, snapshot):
+        coefs, intercepts = snapshot
+        for l in range(len(coefs)):
+            self.coefs_[l][...] = coefs[l]
+            self.intercepts_[l][...] = intercepts[l]
+        # the tables describe the weights they were built from: rebuild at next fit
+        self._hash_config_ = None
+
+    def _update_no_improvement_count(self, early_stopping, X_val, y_val):
+        if early_stopping:
+            self.validation_scores_.append(self._score(X_val, y_val))
+            last = self.validation_scores_[-1]
+            if last < self.best_validation_score_ + self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if last > self.best_validation_score_:
+                self.best_validation_score_ = last
+                self._best_state = self._snapshot()
+        else:
+            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if self.loss_curve_[-1] < self.best_loss_:
+                self.best_loss_ = self.loss_curve_[-1]
+
+    # ----------------------------------------------------------------- prediction
+    def _output_scores(self, X):
+        """Output pre-activations of the network, by `inference`:
+
+        "exact" computes every unit densely and keeps, in each hashed layer, the
+        `budget` units with the largest pre-activations (what the tables look for);
+        "hashed" goes through the tables like training does, without forced labels.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
+                          dtype=(np.float64, np.float32))
+        dtype = self.coefs_[0].dtype
+        X = X.astype(dtype, copy=False)
+        if self.inference == "hashed" and any(h is not None for h in self._hash_states):
+            scores, tally = hashed_output_scores(
+                [np.ascontiguousarray(c.T) for c in self.coefs_],
+                [np.ascontiguousarray(i) for i in self.intercepts_], self._hash_states,
+                self._budgets, self._candidates, self.activation, self.selection, X,
+                int(check_random_state(self.random_state).randint(0, 2**62, dtype=np.int64)),
+                effective_n_threads(self.n_threads))
+            return scores
+        out = []
+        for start in range(0, X.shape[0], PREDICT_CHUNK):
+            a = X[start:start + PREDICT_CHUNK]
+            for l, (coef, intercept) in enumerate(zip(self.coefs_, self.intercepts_)):
+                a = safe_sparse_dot(a, coef)
+                if sp.issparse(a):
+                    a = a.toarray()
+                a += intercept
+                if l < len(self.coefs_) - 1:
+                    a = _keep_top(a, self._budgets[l], self.activation)
+            out.append(a)
+        return np.concatenate(out) if out else np.empty((0, self.coefs_[-1].shape[1]), dtype)
+
+    # ---------------------------------------------------------------- persistence
+    def __getstate__(self):
+        state = super().__getstate__()
+        state["_sklsh_state_format"] = STATE_FORMAT
+        return state
+
+    def __setstate__(self, state):
+        fmt = state.pop("_sklsh_state_format", None)
+        if "coefs_" in state and fmt != STATE_FORMAT:
+            raise ValueError(
+                f"This {type(self).__name__} was saved with fitted-state format {fmt} "
+                f"but this version of sklsh reads format {STATE_FORMAT}. Load it with "
+                "the sklsh version that saved it, or refit it with this one.")
+        super().__setstate__(state)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.non_deterministic = self.n_threads != 1
+        return tags
+
+
+def _keep_top(a, k, activation):
+    """Activate the k largest pre-activations of each row and zero the others: units
+    outside a hashed layer's active set output 0, whatever the activation."""
+    if k >= a.shape[1]:
+        return _activate(activation, a)
+    idx = np.argpartition(a, a.shape[1] - k, axis=1)[:, a.shape[1] - k:]
+    rows = np.arange(a.shape[0])[:, None]
+    out = np.zeros_like(a)
+    out[rows, idx] = _activate(activation, a[rows, idx])
+    return out

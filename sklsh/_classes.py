@@ -1,0 +1,541 @@
+"""LSHMLPClassifier and LSHMLPRegressor: targets, output layers, prediction."""
+import numpy as np
+from sklearn.base import ClassifierMixin, RegressorMixin
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.multiclass import (_check_partial_fit_first_call,
+                                      check_classification_targets, unique_labels)
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.base import _fit_context
+
+from ._base import BaseLSHMLP
+from ._training import Targets
+
+# With "auto", an output layer this wide or wider gets its own hash tables.
+AUTO_HASH_OUTPUT = 1024
+
+_PARAMETERS = """
+    Parameters
+    ----------
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        The ith element is the number of units in the ith hidden layer.
+
+    activation : {{'identity', 'logistic', 'tanh', 'relu'}}, default='relu'
+        Activation of the hidden layers. Units outside an example's active set
+        output 0.
+
+    solver : {{'adam', 'sgd'}}, default='adam'
+        'adam' or SGD with (heavy-ball) momentum. Both update only the rows of the
+        weight matrices that a batch touched.
+
+    alpha : float, default=0.0001
+        Strength of the L2 penalty, applied to the rows a batch updates.
+
+    batch_size : int or 'auto', default='auto'
+        Examples per optimizer step; 'auto' is ``min(200, n_samples)``. The examples
+        of a batch are processed in parallel (Hogwild).
+
+    learning_rate_init : float, default=0.001
+        Step size.
+
+    max_iter : int, default=200
+        Maximum number of epochs.
+
+    shuffle : bool, default=True
+        Whether to shuffle the examples every epoch.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the weights, the hash functions, the shuffles and every random draw
+        of the kernels. With ``n_threads=1`` two fits with the same seed are
+        bit-identical.
+
+    tol : float, default=1e-4
+        Tolerance for the optimisation, as in scikit-learn's MLP.
+
+    verbose : bool, default=False
+        Print one line per epoch: loss, seconds, fraction of multiply-adds.
+
+    warm_start : bool, default=False
+        Reuse the previous solution as the initialisation of the next fit.
+
+    momentum : float, default=0.9
+        Momentum of 'sgd'.
+
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data, stop when its score stops
+        improving, and keep the best weights.
+
+    validation_fraction : float, default=0.1
+        Held-out fraction for early stopping.
+
+    beta_1, beta_2 : float, default=0.9, 0.999
+        Adam's decay rates of the first and second moments.
+
+    epsilon : float, default=1e-8
+        Adam's numerical stability term.
+
+    n_iter_no_change : int, default=10
+        Epochs without ``tol`` improvement before stopping.
+
+    active_fraction : float or array-like of float, default=0.1
+        Fraction of each hashed layer's units computed per example, in (0, 1].
+        One float for all layers, or one per hidden layer plus one for the output
+        layer. 1.0 computes every unit of a layer (no tables).
+
+    hash_family : {{'srp', 'wta', 'dwta'}}, default='srp'
+        The hash functions: signed random projections (with ``mips``, ranks units
+        by inner product), winner-take-all over windows of coordinates (for dense
+        inputs), or densified WTA (for sparse inputs).
+
+    bits_per_table : int, default=6
+        Each table has ``2 ** bits_per_table`` buckets. More bits: smaller, more
+        selective buckets.
+
+    n_tables : int, default=16
+        Hash tables per layer. More tables: better recall, more work per query.
+
+    bucket_size : int, default=128
+        Unit ids a bucket holds.
+
+    bucket_policy : {{'fifo', 'reservoir'}}, default='fifo'
+        What a full bucket does with a new unit: replace its oldest id, or keep a
+        uniform sample of all units offered.
+
+    selection : {{'topk', 'union'}}, default='topk'
+        How the active set is chosen from an example's buckets: the units found in
+        the most tables, or whole buckets in a random table order. Random units
+        fill up when too few collide.
+
+    rerank_factor : float, default=4.0
+        The tables propose ``rerank_factor`` times a layer's budget of units; their
+        pre-activations are computed exactly and the budget with the largest stay
+        active. 1.0 takes the tables' choice as it is (cheapest, least accurate).
+
+    wta_window : int, default=8
+        Coordinates each WTA code compares.
+
+    mips : bool, default=True
+        With 'srp', transform the weights so that the tables rank units by inner
+        product (activation) rather than by angle.
+
+    refresh_interval : int, default=50
+        Batches before the tables are first refreshed with the changed weights.
+
+    refresh_growth : float, default=1.5
+        Each refresh multiplies the interval by this, up to one epoch.
+{extra}
+    inference : {{'exact', 'hashed'}}, default='exact'
+        How ``predict`` computes: 'exact' evaluates every unit and keeps, in each
+        hashed layer, the active-fraction of units with the largest
+        pre-activations; 'hashed' finds the active units through the tables, as
+        training does (cheaper, approximate).
+
+    n_threads : int or None, default=None
+        Threads of the Hogwild kernels. None uses what OpenMP allows now (all
+        cores, or fewer under ``OMP_NUM_THREADS``, threadpoolctl or joblib limits).
+"""
+
+_ATTRIBUTES = """
+    Attributes
+    ----------{extra}
+    loss_ : float
+        Loss of the last epoch, with the L2 penalty.
+
+    best_loss_ : float or None
+        Lowest training loss (None with early stopping).
+
+    loss_curve_ : list of float
+        Loss of every epoch.
+
+    validation_scores_ : list of float or None
+        Held-out scores per epoch with early stopping.
+
+    best_validation_score_ : float or None
+        Best held-out score with early stopping.
+
+    t_ : int
+        Training examples seen.
+
+    coefs_ : list of ndarray of shape (n_fan_in, n_fan_out)
+        Weight matrices, in scikit-learn's orientation (views of unit-major arrays).
+
+    intercepts_ : list of ndarray of shape (n_fan_out,)
+        Bias vectors.
+
+    n_features_in_ : int
+        Features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names seen during fit, when X has string column names.
+
+    n_iter_ : int
+        Epochs run.
+
+    n_layers_ : int
+        Layers, input and output included.
+
+    n_outputs_ : int
+        Output units.
+
+    out_activation_ : str
+        Output activation.
+
+    mult_fraction_ : float
+        Multiply-adds of the last fit's training (forward and backward) divided by
+        those the same network computing every unit would have done.
+
+    hash_fraction_ : float
+        Hashing operations (queries and table refreshes, additions and compares)
+        of the last fit, relative to the dense network's multiply-adds.
+
+    n_threads_ : int
+        Threads the last fit used.
+"""
+
+
+class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
+    _parameter_constraints: dict = {
+        **BaseLSHMLP._parameter_constraints,
+        "hash_output": ["boolean", StrOptions({"auto"})],
+    }
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate_init=0.001,
+                 max_iter=200, shuffle=True, random_state=None, tol=1e-4,
+                 verbose=False, warm_start=False, momentum=0.9, early_stopping=False,
+                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 n_iter_no_change=10, active_fraction=0.1, hash_family="srp",
+                 bits_per_table=6, n_tables=16, bucket_size=128, bucket_policy="fifo",
+                 selection="topk", rerank_factor=4.0, wta_window=8, mips=True, refresh_interval=50,
+                 refresh_growth=1.5, hash_output="auto", inference="exact",
+                 n_threads=None):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
+            alpha=alpha, batch_size=batch_size, learning_rate_init=learning_rate_init,
+            max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol,
+            verbose=verbose, warm_start=warm_start, momentum=momentum,
+            early_stopping=early_stopping, validation_fraction=validation_fraction,
+            beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change, active_fraction=active_fraction,
+            hash_family=hash_family, bits_per_table=bits_per_table, n_tables=n_tables,
+            bucket_size=bucket_size, bucket_policy=bucket_policy, selection=selection,
+            rerank_factor=rerank_factor, wta_window=wta_window, mips=mips, refresh_interval=refresh_interval,
+            refresh_growth=refresh_growth, inference=inference, n_threads=n_threads)
+        self.hash_output = hash_output
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], reset=reset,
+                             dtype=(np.float64, np.float32))
+        y = column_or_1d(y, warn=True)
+        check_classification_targets(y)
+        # incremental  warm_start  classes_ defined  action
+        #     0            any          no            define classes_
+        #     0             0           yes           redefine classes_
+        #     0             1           yes           check y has the same classes
+        #     1            any          yes           check y within classes_
+        # (a first partial_fit defines classes_ from `classes` before coming here)
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self.classes_ = unique_labels(y)
+        else:
+            classes = unique_labels(y)
+            if self.warm_start and not incremental:
+                if set(classes) != set(self.classes_):
+                    raise ValueError(
+                        "warm_start can only be used where `y` has the same classes as "
+                        f"in the previous call to fit. Previously got {self.classes_}, "
+                        f"`y` has {classes}")
+            elif np.setdiff1d(classes, self.classes_).size:
+                raise ValueError(
+                    f"`y` has classes not in `self.classes_`. `self.classes_` has "
+                    f"{self.classes_}. 'y' has {classes}.")
+        if self.classes_.shape[0] < 2:
+            raise ValueError(
+                "The classifier needs samples of at least 2 classes in the data, but "
+                f"the data contains only one class: {self.classes_[0]!r}.")
+        return X, y
+
+    def _targets(self, y, dtype):
+        idx = np.searchsorted(self.classes_, y)
+        n_classes = self.classes_.shape[0]
+        if n_classes == 2:
+            # one logistic output, as scikit-learn's MLP: positives carry label 0
+            positive = idx == 1
+            label_ptr = np.concatenate([[0], np.cumsum(positive)])
+            self.n_outputs_, self.out_activation_ = 1, "logistic"
+            return Targets(dtype, label_ptr, np.zeros(int(positive.sum()))), 1
+        self.n_outputs_, self.out_activation_ = n_classes, "softmax"
+        return Targets(dtype, np.arange(len(y) + 1), idx), n_classes
+
+    def _loss_name(self):
+        return "sigmoid" if self.classes_.shape[0] == 2 else "softmax"
+
+    def _hash_output(self, n_outputs):
+        if self.hash_output == "auto":
+            return n_outputs >= AUTO_HASH_OUTPUT
+        return bool(self.hash_output)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Fit the model to data matrix X and target(s) y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data. float32 data trains a float32 network.
+
+        y : array-like of shape (n_samples,)
+            The target values (class labels).
+
+        Returns
+        -------
+        self : object
+            Trained model.
+        """
+        return self._fit(X, y, incremental=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None):
+        """Update the model with a single epoch over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        y : array-like of shape (n_samples,)
+            The target values.
+
+        classes : array of shape (n_classes,), default=None
+            Classes across all calls to partial_fit; required on the first call.
+
+        Returns
+        -------
+        self : object
+            Trained model.
+        """
+        if _check_partial_fit_first_call(self, classes):
+            self.classes_ = unique_labels(classes)
+        return self._fit(X, y, incremental=True)
+
+    def predict_proba(self, X):
+        """Probability estimates.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probability of each class, in the order of ``classes_``.
+        """
+        scores = self._output_scores(X)
+        if self.n_outputs_ == 1:
+            p = 1 / (1 + np.exp(-scores.ravel()))
+            return np.column_stack([1 - p, p])
+        scores = scores - scores.max(axis=1, keepdims=True)
+        np.exp(scores, out=scores)
+        scores /= scores.sum(axis=1, keepdims=True)
+        return scores
+
+    def predict_log_proba(self, X):
+        """Logarithm of the probability estimates.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        """Predict class labels.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            The predicted classes.
+        """
+        scores = self._output_scores(X)
+        if self.n_outputs_ == 1:
+            return self.classes_[(scores.ravel() > 0).astype(int)]
+        return self.classes_[np.argmax(scores, axis=1)]
+
+    def _score(self, X, y):
+        return accuracy_score(y, self.predict(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = False
+        return tags
+
+
+class LSHMLPRegressor(RegressorMixin, BaseLSHMLP):
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate_init=0.001,
+                 max_iter=200, shuffle=True, random_state=None, tol=1e-4,
+                 verbose=False, warm_start=False, momentum=0.9, early_stopping=False,
+                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 n_iter_no_change=10, active_fraction=0.1, hash_family="srp",
+                 bits_per_table=6, n_tables=16, bucket_size=128, bucket_policy="fifo",
+                 selection="topk", rerank_factor=4.0, wta_window=8, mips=True, refresh_interval=50,
+                 refresh_growth=1.5, inference="exact", n_threads=None):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
+            alpha=alpha, batch_size=batch_size, learning_rate_init=learning_rate_init,
+            max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol,
+            verbose=verbose, warm_start=warm_start, momentum=momentum,
+            early_stopping=early_stopping, validation_fraction=validation_fraction,
+            beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
+            n_iter_no_change=n_iter_no_change, active_fraction=active_fraction,
+            hash_family=hash_family, bits_per_table=bits_per_table, n_tables=n_tables,
+            bucket_size=bucket_size, bucket_policy=bucket_policy, selection=selection,
+            rerank_factor=rerank_factor, wta_window=wta_window, mips=mips, refresh_interval=refresh_interval,
+            refresh_growth=refresh_growth, inference=inference, n_threads=n_threads)
+
+    def _validate_input(self, X, y, incremental, reset):
+        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], reset=reset,
+                             multi_output=True, y_numeric=True,
+                             dtype=(np.float64, np.float32))
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return X, y
+
+    def _targets(self, y, dtype):
+        Y = y.reshape(-1, 1) if y.ndim == 1 else y
+        self.n_outputs_, self.out_activation_ = Y.shape[1], "identity"
+        return Targets(dtype, Y=Y), Y.shape[1]
+
+    def _loss_name(self):
+        return "squared"
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Fit the model to data matrix X and target(s) y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data. float32 data trains a float32 network.
+
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The target values.
+
+        Returns
+        -------
+        self : object
+            Trained model.
+        """
+        return self._fit(X, y, incremental=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y):
+        """Update the model with a single epoch over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The target values.
+
+        Returns
+        -------
+        self : object
+            Trained model.
+        """
+        return self._fit(X, y, incremental=True)
+
+    def predict(self, X):
+        """Predict using the network.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            The predicted values.
+        """
+        scores = self._output_scores(X)
+        return scores.ravel() if self.n_outputs_ == 1 else scores
+
+    def _score(self, X, y):
+        return r2_score(y, self.predict(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+
+LSHMLPClassifier.__doc__ = """Multi-layer perceptron classifier trained on hashed active sets.
+
+    Each hidden layer (and, for many classes, the output layer) keeps locality-
+    sensitive hash tables over its units' weight vectors. For every example the tables
+    name the few units likely to have the largest activations, and only those are
+    computed forward and updated backward; the examples of a batch run in parallel
+    without locks (Hogwild). Training costs a fraction of the multiply-adds of the
+    same dense network, reported as ``mult_fraction_``.
+""" + _PARAMETERS.format(extra="""
+    hash_output : bool or 'auto', default='auto'
+        Whether the output layer gets its own tables and active sets (the true
+        labels are always in them during training). 'auto' hashes output layers of
+        1024 classes or more.
+""") + _ATTRIBUTES.format(extra="""
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+""") + """
+    See Also
+    --------
+    LSHMLPRegressor : The same network for regression.
+    sklearn.neural_network.MLPClassifier : The dense network it approximates.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklsh import LSHMLPClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = LSHMLPClassifier((256,), active_fraction=0.25, max_iter=30,
+    ...                        random_state=0).fit(X / 16, y)
+    >>> clf.score(X / 16, y) > 0.9
+    True
+"""
+
+LSHMLPRegressor.__doc__ = """Multi-layer perceptron regressor trained on hashed active sets.
+
+    The hidden layers keep locality-sensitive hash tables over their units' weight
+    vectors and compute, per example, only the units the tables name; the output
+    layer is dense. See :class:`LSHMLPClassifier`.
+""" + _PARAMETERS.format(extra="") + _ATTRIBUTES.format(extra="") + """
+    See Also
+    --------
+    LSHMLPClassifier : The same network for classification.
+    sklearn.neural_network.MLPRegressor : The dense network it approximates.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklsh import LSHMLPRegressor
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.rand(500, 5)
+    >>> y = X @ [1.0, -2.0, 0.5, 0.0, 1.0]
+    >>> reg = LSHMLPRegressor((64,), active_fraction=0.5, max_iter=100,
+    ...                       random_state=0).fit(X, y)
+    >>> reg.score(X, y) > 0.9
+    True
+"""

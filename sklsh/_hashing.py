@@ -1,0 +1,95 @@
+"""Hash state of one layer, drawn from a random state into plain arrays.
+
+A layer's hash state is a dict of NumPy arrays and ints that the kernels read through
+``sklsh._kernels._network.Network``: the hash functions (SRP projections or WTA
+permutations) and the tables (unit ids, fill counts, insertion counters, each unit's
+current bucket, the MIPS scale). Being plain arrays it pickles and memory-maps.
+"""
+import math
+
+import numpy as np
+
+FAMILIES = ("srp", "wta", "dwta")
+
+
+def code_bits(family, window):
+    """Bits one hash code takes: 1 for SRP, log2 of the window for WTA and DWTA."""
+    return 1 if family == "srp" else max(1, math.ceil(math.log2(window)))
+
+
+def hashes_per_table(family, bits_per_table, window):
+    """Codes concatenated per table; WTA codes that overrun the bits are folded in."""
+    return math.ceil(bits_per_table / code_bits(family, window))
+
+
+def table_nbytes(n_units, n_tables, bits_per_table, bucket_size):
+    """Bytes the tables of a layer with `n_units` units take."""
+    n_buckets = 2**bits_per_table
+    return n_tables * (n_buckets * (4 * bucket_size + 4 + 8) + 4 * n_units) + 8
+
+
+def function_nbytes(family, n_in, n_tables, bits_per_table, window, itemsize):
+    """Bytes the hash functions of a layer with fan-in `n_in` take."""
+    n_codes = n_tables * hashes_per_table(family, bits_per_table, window)
+    if family == "srp":
+        return (n_in + 2) * n_codes * itemsize
+    return math.ceil(n_codes * window / n_in) * n_in * 4
+
+
+def make_hash_state(n_in, n_units, *, family, bits_per_table, n_tables, bucket_size,
+                    policy, window, mips, dtype, random_state):
+    """Draw a layer's hash functions and allocate its (empty) tables.
+
+    Parameters
+    ----------
+    n_in : int
+        Fan-in of the layer: the dimension of its queries and keys.
+    n_units : int
+        Units of the layer: the ids the tables hold.
+    family : {"srp", "wta", "dwta"}
+    bits_per_table : int
+        log2 of the buckets of each table.
+    n_tables, bucket_size : int
+    policy : {"fifo", "reservoir"}
+    window : int
+        Coordinates a WTA code looks at.
+    mips : bool
+        Whether SRP keys get the norm coordinate that makes it rank by inner product.
+    dtype : dtype
+        Float type of the network.
+    random_state : RandomState
+
+    Returns
+    -------
+    state : dict
+    """
+    rng = random_state
+    K = hashes_per_table(family, bits_per_table, window)
+    n_codes = K * n_tables
+    state = {
+        "family": family, "n_tables": n_tables, "n_hashes": K,
+        "code_bits": code_bits(family, window), "range_bits": bits_per_table,
+        "bucket_size": bucket_size, "policy": policy, "window": window,
+        "mips": bool(mips and family == "srp"),
+    }
+    if family == "srp":
+        # Achlioptas' sparse projections (+1, 0, -1 with 1/6, 2/3, 1/6): additions only.
+        # The bias and the MIPS norm coordinates get dense signs, so that each bit
+        # always sees them.
+        proj = rng.choice(np.array([-1.0, 0.0, 1.0]), p=[1 / 6, 2 / 3, 1 / 6],
+                          size=(n_in + 2, n_codes))
+        proj[n_in:] = rng.choice(np.array([-1.0, 1.0]), size=(2, n_codes))
+        state["projections"] = np.ascontiguousarray(proj, dtype=dtype)
+    else:
+        n_perms = math.ceil(n_codes * window / n_in)
+        positions = np.empty((n_perms, n_in), dtype=np.int32)
+        for p in range(n_perms):
+            positions[p, rng.permutation(n_in)] = np.arange(n_in, dtype=np.int32)
+        state["positions"] = positions + (np.arange(n_perms, dtype=np.int32) * n_in)[:, None]
+    n_buckets = 2**bits_per_table
+    state["ids"] = np.zeros((n_tables, n_buckets, bucket_size), dtype=np.int32)
+    state["fill"] = np.zeros((n_tables, n_buckets), dtype=np.int32)
+    state["seen"] = np.zeros((n_tables, n_buckets), dtype=np.int64)
+    state["home"] = np.full((n_units, n_tables), -1, dtype=np.int32)
+    state["scale"] = np.ones(1, dtype=np.float64)
+    return state

@@ -1,0 +1,41 @@
+"""Optimizer state (moment arrays, step count) and one lazy step over touched rows.
+
+As in scikit-learn's ``_stochastic_optimizers``, the optimizer owns only its moments;
+the weights are handed in at every step, so a model reloaded by joblib (its arrays now
+new objects, perhaps memory maps) keeps training.
+"""
+import numpy as np
+
+from ._kernels._optim import adam_step, momentum_step
+
+
+def init_state(solver, weights, biases):
+    """Zero moments shaped like the parameters: Adam's m and v, or SGD's velocity."""
+    state = {"solver": solver, "t": 0}
+    names = ("m", "v") if solver == "adam" else ("velocity",)
+    for name in names:
+        state[name + "_W"] = [np.zeros_like(W) for W in weights]
+        state[name + "_b"] = [np.zeros_like(b) for b in biases]
+    return state
+
+
+def step(state, weights, biases, grad_weights, grad_biases, touched, stamp, *,
+         batch_size, alpha, learning_rate, beta_1, beta_2, epsilon, momentum,
+         n_threads):
+    """Apply one step to the rows of every layer stamped `stamp`, clearing their
+    gradient accumulators; rows the batch did not touch are left alone."""
+    scale = 1.0 / batch_size
+    l2 = alpha / batch_size
+    state["t"] += 1
+    if state["solver"] == "adam":
+        t = state["t"]
+        lr_t = learning_rate * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
+        for l, W in enumerate(weights):
+            adam_step(W, biases[l], grad_weights[l], grad_biases[l], state["m_W"][l],
+                      state["m_b"][l], state["v_W"][l], state["v_b"][l], touched[l],
+                      stamp, scale, l2, lr_t, beta_1, beta_2, epsilon, n_threads)
+    else:
+        for l, W in enumerate(weights):
+            momentum_step(W, biases[l], grad_weights[l], grad_biases[l],
+                          state["velocity_W"][l], state["velocity_b"][l], touched[l],
+                          stamp, scale, l2, learning_rate, momentum, n_threads)

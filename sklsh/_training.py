@@ -1,0 +1,174 @@
+"""The training driver: batches, optimizer steps and table refreshes over plain arrays.
+
+The estimator hands a :class:`Trainer` its arrays and settings; the trainer runs the
+kernels. Nothing here reads the estimator, and nothing here is kept after a fit: the
+model is the arrays.
+"""
+import numpy as np
+import scipy.sparse as sp
+
+from . import _optimizers
+from ._kernels._network import Network, batch_gradients, hashed_scores, refresh_tables
+
+
+class KernelInput:
+    """X as the kernels read it: a C-contiguous dense array or a CSR triplet with
+    int32 column indices and int64 row pointers. Never a copy when X already is one."""
+
+    def __init__(self, X, dtype):
+        if sp.issparse(X):
+            X = X.tocsr()
+            self.sparse = True
+            self.n_samples = X.shape[0]
+            self.dense = np.empty((0, X.shape[1]), dtype=dtype)
+            self.data = np.ascontiguousarray(X.data, dtype=dtype)
+            self.indices = np.ascontiguousarray(X.indices, dtype=np.int32)
+            self.indptr = np.ascontiguousarray(X.indptr, dtype=np.int64)
+        else:
+            self.sparse = False
+            self.n_samples = X.shape[0]
+            self.dense = np.ascontiguousarray(X, dtype=dtype)
+            self.data = np.empty(0, dtype=dtype)
+            self.indices = np.empty(0, dtype=np.int32)
+            self.indptr = np.zeros(1, dtype=np.int64)
+
+    def args(self):
+        return self.dense, self.data, self.indices, self.indptr, self.sparse
+
+
+class Targets:
+    """What the loss reads per example: label ids in CSR form (classification) or a
+    dense target matrix (regression)."""
+
+    def __init__(self, dtype, label_ptr=None, label_idx=None, Y=None):
+        self.label_ptr = (np.zeros(1, dtype=np.int64) if label_ptr is None
+                          else np.ascontiguousarray(label_ptr, dtype=np.int64))
+        self.label_idx = (np.zeros(0, dtype=np.int32) if label_idx is None
+                          else np.ascontiguousarray(label_idx, dtype=np.int32))
+        self.Y = (np.zeros((0, 0), dtype=dtype) if Y is None
+                  else np.ascontiguousarray(Y, dtype=dtype))
+
+
+class Tally:
+    """Work counted over a run: multiply-adds done and those of the dense network,
+    hashing operations (queries and table refreshes), examples."""
+
+    def __init__(self):
+        self.macs = self.dense_macs = self.hash_ops = self.n_examples = 0
+
+    def add(self, macs, dense_macs, hash_ops, n_examples=0):
+        self.macs += macs
+        self.dense_macs += dense_macs
+        self.hash_ops += hash_ops
+        self.n_examples += n_examples
+
+    @property
+    def mult_fraction(self):
+        return self.macs / self.dense_macs if self.dense_macs else 1.0
+
+    @property
+    def hash_fraction(self):
+        return self.hash_ops / self.dense_macs if self.dense_macs else 0.0
+
+
+class Trainer:
+    """Runs training batches on a network's arrays.
+
+    Parameters
+    ----------
+    weights, biases : list of ndarray
+        Unit-major weights ``(n_out, n_in)`` and biases, updated in place.
+    hashing : list of (dict or None)
+        Per layer hash state (see ``sklsh._hashing``); None where all units are active.
+    budgets : list of int
+        Active units per example and layer.
+    candidates : list of int
+        Units the tables propose per example and layer, re-ranked down to the budget.
+    optimizer : dict
+        Optimizer state (see ``sklsh._optimizers``), updated in place.
+    schedule : dict
+        Refresh schedule and batch counter, updated in place: ``batches`` (batches
+        run so far, also the stamp of the last batch), ``next`` (batch count at which
+        the tables are next refreshed), ``interval`` and ``last`` (stamp of the last
+        refresh).
+    settings : dict
+        activation, loss, selection, solver, alpha, learning_rate, beta_1, beta_2,
+        epsilon, momentum, refresh_growth, n_threads.
+    """
+
+    def __init__(self, weights, biases, hashing, budgets, candidates, optimizer,
+                 schedule, touched, settings):
+        self.weights, self.biases, self.hashing = weights, biases, hashing
+        self.optimizer, self.schedule, self.touched = optimizer, schedule, touched
+        self.settings = settings
+        self.grad_weights = [np.zeros_like(W) for W in weights]
+        self.grad_biases = [np.zeros_like(b) for b in biases]
+        self.network = Network(weights, biases, hashing, list(budgets),
+                               settings["activation"], settings["loss"],
+                               settings["selection"], list(candidates), self.grad_weights,
+                               self.grad_biases, touched)
+        self.tally = Tally()
+
+    def refresh(self, rng, full=False):
+        """Re-hash the units of every hashed layer whose weights changed since the last
+        refresh; all of them (a full rebuild) when `full` or when most changed."""
+        n_threads = self.settings["n_threads"]
+        last = self.schedule["last"]
+        for l, h in enumerate(self.hashing):
+            if h is None:
+                continue
+            n_units = self.weights[l].shape[0]
+            changed = np.flatnonzero(self.touched[l] > last)
+            rebuild = full or 2 * changed.size > n_units
+            units = rng.permutation(n_units) if rebuild else changed
+            ops = refresh_tables(self.network, l, units.astype(np.int64), rebuild,
+                                 _seed(rng), n_threads)
+            self.tally.add(0, 0, ops)
+        self.schedule["last"] = self.schedule["batches"]
+
+    def batch(self, data, targets, rows, rng, max_interval):
+        """One optimizer step on the examples `rows`; returns their summed loss."""
+        s = self.settings
+        stamp = self.schedule["batches"] + 1
+        loss, macs, dense, hops = batch_gradients(
+            self.network, *data.args(), rows, targets.label_ptr, targets.label_idx,
+            targets.Y, _seed(rng), stamp, s["n_threads"])
+        self.tally.add(macs, dense, hops, len(rows))
+        _optimizers.step(
+            self.optimizer, self.weights, self.biases, self.grad_weights,
+            self.grad_biases, self.touched, stamp, batch_size=len(rows),
+            alpha=s["alpha"], learning_rate=s["learning_rate"], beta_1=s["beta_1"],
+            beta_2=s["beta_2"], epsilon=s["epsilon"], momentum=s["momentum"],
+            n_threads=s["n_threads"])
+        self.schedule["batches"] = stamp
+        if stamp >= self.schedule["next"]:
+            self.refresh(rng)
+            interval = min(self.schedule["interval"] * s["refresh_growth"],
+                           max(max_interval, 1))
+            self.schedule["interval"] = max(interval, 1)
+            self.schedule["next"] = stamp + int(round(self.schedule["interval"]))
+        return loss
+
+
+def hashed_output_scores(weights, biases, hashing, budgets, candidates, activation,
+                         selection, X, seed, n_threads):
+    """Output scores of every row of X computed through the hash tables.
+
+    Returns
+    -------
+    scores : ndarray of shape (n_samples, n_outputs)
+        Pre-activations; -inf where an output was not in the example's active set.
+    tally : Tally
+    """
+    dtype = weights[0].dtype
+    data = KernelInput(X, dtype)
+    network = Network(weights, biases, hashing, list(budgets), activation, "softmax",
+                      selection, list(candidates))
+    out = np.empty((data.n_samples, weights[-1].shape[0]), dtype=dtype)
+    tally = Tally()
+    tally.add(*hashed_scores(network, *data.args(), out, seed, n_threads), data.n_samples)
+    return out, tally
+
+
+def _seed(rng):
+    return int(rng.randint(0, 2**62, dtype=np.int64))
