@@ -308,6 +308,9 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
             self._initialize(layer_units, plan, dtype)
         weights, rebuild = self._training_arrays(layer_units, plan)
         self._budgets = [b for b, _, _ in plan]
+        # hashed inference draws (random fill, union order) from this fixed seed, so a
+        # fitted model predicts the same every time
+        self._predict_seed = int(self._random_state.randint(0, 2**62, dtype=np.int64))
         self._candidates = [c for _, _, c in plan]
         self.n_threads_ = effective_n_threads(self.n_threads)
         trainer = Trainer(
@@ -396,6 +399,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         if early_stopping:
             self._restore(self._best_state)
             del self._best_state
+            trainer.refresh(rng, full=True)     # the tables must match the weights kept
 
     def _record_tally(self, trainer):
         self.mult_fraction_ = trainer.tally.mult_fraction
@@ -409,8 +413,6 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         for l in range(len(coefs)):
             self.coefs_[l][...] = coefs[l]
             self.intercepts_[l][...] = intercepts[l]
-        # the tables describe the weights they were built from: rebuild at next fit
-        self._hash_config_ = None
 
     def _update_no_improvement_count(self, early_stopping, X_val, y_val):
         if early_stopping:
@@ -449,8 +451,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
                 [np.ascontiguousarray(c.T) for c in self.coefs_],
                 [np.ascontiguousarray(i) for i in self.intercepts_], self._hash_states,
                 self._budgets, self._candidates, self.activation, self.selection, X,
-                int(check_random_state(self.random_state).randint(0, 2**62, dtype=np.int64)),
-                effective_n_threads(self.n_threads))
+                self._predict_seed, effective_n_threads(self.n_threads))
             return scores
         out = []
         for start in range(0, X.shape[0], PREDICT_CHUNK):

@@ -106,7 +106,7 @@ _PARAMETERS = """
         the most tables, or whole buckets in a random table order. Random units
         fill up when too few collide.
 
-    rerank_factor : float, default=4.0
+    rerank_factor : float, default=2.0
         The tables propose ``rerank_factor`` times a layer's budget of units; their
         pre-activations are computed exactly and the budget with the largest stay
         active. 1.0 takes the tables' choice as it is (cheapest, least accurate).
@@ -114,9 +114,11 @@ _PARAMETERS = """
     wta_window : int, default=8
         Coordinates each WTA code compares.
 
-    mips : bool, default=True
-        With 'srp', transform the weights so that the tables rank units by inner
-        product (activation) rather than by angle.
+    mips : bool, default=False
+        With 'srp', give the keys the asymmetric transform (scale to norm <= 1,
+        append sqrt(1 - |w|^2)) under which the tables rank units by inner product
+        rather than by angle. Off by default: on Fashion-MNIST, where the units'
+        norms are alike, plain angles found more of the true top units.
 
     refresh_interval : int, default=50
         Batches before the tables are first refreshed with the changed weights.
@@ -206,7 +208,8 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  n_iter_no_change=10, active_fraction=0.1, hash_family="srp",
                  bits_per_table=6, n_tables=16, bucket_size=128, bucket_policy="fifo",
-                 selection="topk", rerank_factor=4.0, wta_window=8, mips=True, refresh_interval=50,
+                 selection="topk", rerank_factor=2.0, wta_window=8, mips=False,
+                 refresh_interval=50,
                  refresh_growth=1.5, hash_output="auto", inference="exact",
                  n_threads=None):
         super().__init__(
@@ -389,7 +392,8 @@ class LSHMLPRegressor(RegressorMixin, BaseLSHMLP):
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  n_iter_no_change=10, active_fraction=0.1, hash_family="srp",
                  bits_per_table=6, n_tables=16, bucket_size=128, bucket_policy="fifo",
-                 selection="topk", rerank_factor=4.0, wta_window=8, mips=True, refresh_interval=50,
+                 selection="topk", rerank_factor=2.0, wta_window=8, mips=False,
+                 refresh_interval=50,
                  refresh_growth=1.5, inference="exact", n_threads=None):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,

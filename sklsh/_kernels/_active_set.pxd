@@ -16,3 +16,4 @@ cdef int select_active(const Layer *layer, const int *buckets, const int *forced
                        int *out) noexcept nogil
 
 cdef int keep_largest(int *ids, floating *z, int n, int k, int n_fixed) noexcept nogil
+cdef void sort_by_id(int *ids, floating *z, int lo, int hi) noexcept nogil

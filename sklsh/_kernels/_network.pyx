@@ -20,7 +20,7 @@ from ._layout cimport (Layer, HashSpec, Tables, SRP, WTA, DWTA, FIFO, RESERVOIR,
                        UNION, IDENTITY, LOGISTIC, TANH, RELU, SOFTMAX, SIGMOID, SQUARED)
 from ._hashing cimport query_buckets, key_buckets
 from ._tables cimport clear, insert, remove
-from ._active_set cimport Scratch, select_active, keep_largest
+from ._active_set cimport Scratch, select_active, keep_largest, sort_by_id
 from ._propagate cimport forward, activate, output_delta, backward
 from ._vec cimport dot
 from ._random cimport stream
@@ -303,6 +303,8 @@ cdef double run_example(Network net, const floating *x, const int *x_ids, int x_
         w.tally[0] += <int64_t>k * (L.n_in if in_dense else in_n)
         if L.hashed:
             k = keep_largest(w.ids[l], z, k, L.budget, n_forced)
+            if l < last:
+                sort_by_id(w.ids[l], z, 0, k)
         if l < last:
             activate(net.act_kind, z, <floating *> w.der[l], k)
         w.n_active[l] = k
