@@ -79,7 +79,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         "n_tables": [Interval(Integral, 1, None, closed="left")],
         "bucket_size": [Interval(Integral, 1, None, closed="left")],
         "bucket_policy": [StrOptions({"fifo", "reservoir"})],
-        "selection": [StrOptions({"topk", "union"})],
+        "selection": [StrOptions({"topk", "union", "sketch"})],
         "rerank_factor": [Interval(Real, 1, None, closed="left")],
         "wta_window": [Interval(Integral, 2, 1024, closed="both")],
         "mips": ["boolean"],

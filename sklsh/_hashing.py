@@ -25,7 +25,9 @@ def hashes_per_table(family, bits_per_table, window):
 def table_nbytes(n_units, n_tables, bits_per_table, bucket_size):
     """Bytes the tables of a layer with `n_units` units take."""
     n_buckets = 2**bits_per_table
-    return n_tables * (n_buckets * (4 * bucket_size + 4 + 8) + 4 * n_units) + 8
+    n_codes = n_tables * bits_per_table          # an upper bound on K * L
+    return (n_tables * (n_buckets * (4 * bucket_size + 4 + 8) + 4 * n_units) + 8
+            + n_units * 8 * -(-n_codes // 64))
 
 
 def function_nbytes(family, n_in, n_tables, bits_per_table, window, itemsize):
@@ -38,7 +40,7 @@ def function_nbytes(family, n_in, n_tables, bits_per_table, window, itemsize):
 
 def make_hash_state(n_in, n_units, *, family, bits_per_table, n_tables, bucket_size,
                     policy, window, mips, dtype, random_state):
-    """Draw a layer's hash functions and allocate its (empty) tables.
+    """Draw a layer's hash functions and allocate its (empty) tables and sketches.
 
     Parameters
     ----------
@@ -85,11 +87,63 @@ def make_hash_state(n_in, n_units, *, family, bits_per_table, n_tables, bucket_s
         positions = np.empty((n_perms, n_in), dtype=np.int32)
         for p in range(n_perms):
             positions[p, rng.permutation(n_in)] = np.arange(n_in, dtype=np.int32)
-        state["positions"] = positions + (np.arange(n_perms, dtype=np.int32) * n_in)[:, None]
+        positions += (np.arange(n_perms, dtype=np.int32) * n_in)[:, None]
+        state["positions"] = positions
+        # The code of a window whose coordinates are all zero: a scan in coordinate
+        # order (permutation by permutation) meets its lowest coordinate first.
+        first = np.full(n_codes, np.iinfo(np.int64).max, dtype=np.int64)
+        for p in range(n_perms):
+            q = positions[p].astype(np.int64)
+            h = q // window
+            ok = h < n_codes
+            # order of meeting: permutation first, then coordinate index
+            np.minimum.at(first, h[ok], p * n_in + np.flatnonzero(ok))
+        hit = first < np.iinfo(np.int64).max
+        p_of, i_of = first[hit] // n_in, first[hit] % n_in
+        zero_code = np.zeros(n_codes, dtype=np.int32)
+        zero_code[hit] = positions[p_of, i_of] % window
+        state["zero_code"] = zero_code
     n_buckets = 2**bits_per_table
     state["ids"] = np.zeros((n_tables, n_buckets, bucket_size), dtype=np.int32)
     state["fill"] = np.zeros((n_tables, n_buckets), dtype=np.int32)
     state["seen"] = np.zeros((n_tables, n_buckets), dtype=np.int64)
     state["home"] = np.full((n_units, n_tables), -1, dtype=np.int32)
     state["scale"] = np.ones(1, dtype=np.float64)
+    per_word = 64 // state["code_bits"]
+    state["sketch"] = np.zeros((n_units, -(-n_codes // per_word)), dtype=np.uint64)
     return state
+
+
+def srp_key_codes(W, b, state, units, full):
+    """SRP codes of the units `units` of a layer, as one BLAS matrix product.
+
+    Parameters
+    ----------
+    W : ndarray of shape (n_units, n_in)
+        Unit-major weights.
+    b : ndarray of shape (n_units,)
+    state : dict
+        The layer's SRP hash state; with ``mips`` its scale is reset when `full`.
+    units : ndarray of int
+        The units to hash, in order.
+    full : bool
+        Whether all units are re-hashed (then the MIPS scale follows the largest
+        key norm now).
+
+    Returns
+    -------
+    codes : ndarray of shape (len(units), n_codes), dtype int32
+    """
+    P = state["projections"]
+    d = W.shape[1]
+    Wu, bu = W[units], b[units]
+    proj = Wu @ P[:d] + bu[:, None] * P[d]
+    if state["mips"]:
+        sq = np.einsum("ij,ij->i", Wu, Wu, dtype=np.float64) + bu.astype(np.float64) ** 2
+        if full:
+            top = np.sqrt(sq.max()) if sq.size else 0.0
+            state["scale"][0] = 1.0 / top if top > 0 else 1.0
+        s = state["scale"][0]
+        extra = np.sqrt(np.maximum(0.0, 1.0 - s * s * sq)).astype(proj.dtype)
+        proj = proj * proj.dtype.type(s) + extra[:, None] * P[d + 1]
+    return (proj > 0).astype(np.int32)

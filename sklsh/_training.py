@@ -8,6 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _optimizers
+from ._hashing import srp_key_codes
 from ._kernels._network import Network, batch_gradients, hashed_scores, refresh_tables
 
 
@@ -120,9 +121,13 @@ class Trainer:
             n_units = self.weights[l].shape[0]
             changed = np.flatnonzero(self.touched[l] > last)
             rebuild = full or 2 * changed.size > n_units
-            units = rng.permutation(n_units) if rebuild else changed
-            ops = refresh_tables(self.network, l, units.astype(np.int64), rebuild,
-                                 _seed(rng), n_threads)
+            units = (rng.permutation(n_units) if rebuild else changed).astype(np.int64)
+            codes = None
+            if h["family"] == "srp":
+                codes = srp_key_codes(self.weights[l], self.biases[l], h, units, rebuild)
+                self.tally.add(0, 0, codes.size * (self.weights[l].shape[1] + 1))
+            ops = refresh_tables(self.network, l, units, rebuild, _seed(rng), n_threads,
+                                 codes)
             self.tally.add(0, 0, ops)
         self.schedule["last"] = self.schedule["batches"]
 

@@ -7,13 +7,13 @@ cdef struct Scratch:
     int *stamp          # (n_units,) the query that last saw each unit
     int *count          # (n_units,) its collisions in that query
     int *cand           # (L * bucket_size,) units seen, in order of appearance
-    int *hist           # (L + 1,) candidates per collision count
+    int *hist           # (max(L, K * L) + 1,) candidates per collision count
     int *order          # (L,) table order for union sampling
     int now             # the current query's stamp
 
-cdef int select_active(const Layer *layer, const int *buckets, const int *forced,
-                       int n_forced, Scratch *s, uint64_t *rng,
-                       int *out) noexcept nogil
+cdef int select_active(const Layer *layer, const int *buckets,
+                       const uint64_t *sketch, const int *forced, int n_forced,
+                       Scratch *s, uint64_t *rng, int *out) noexcept nogil
 
 cdef int keep_largest(int *ids, floating *z, int n, int k, int n_fixed) noexcept nogil
 cdef void sort_by_id(int *ids, floating *z, int lo, int hi) noexcept nogil

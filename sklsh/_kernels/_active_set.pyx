@@ -11,7 +11,8 @@ from the example's own stream, so the choice depends on the example alone.
 from cython cimport floating
 from libc.stdint cimport int64_t, uint64_t
 
-from ._layout cimport Layer, Tables, TOPK
+from ._layout cimport Layer, Tables, TOPK, UNION, SKETCH
+from ._vec cimport sk_code_mismatches
 from ._random cimport below
 
 
@@ -69,6 +70,49 @@ cdef void top_by_collisions(const Layer *layer, const int *buckets, Scratch *s,
             n[0] += 1
 
 
+cdef void take_ranked(Scratch *s, int n_units, int levels, int k, int *out, int *n,
+                      uint64_t *rng) noexcept nogil:
+    """Take the k - n units of highest score (count[j], 0..levels, set for every unit
+    not yet taken; hist counts them per score). Ties at the threshold go in a cyclic
+    order from a random start, so no unit id is favoured."""
+    cdef int thr = levels, above = 0, need = k - n[0], e, j, c, start
+    while thr > 0 and above + s.hist[thr] < need:
+        above += s.hist[thr]
+        thr -= 1
+    need -= above
+    start = below(rng, n_units)
+    for e in range(n_units):
+        j = start + e
+        if j >= n_units:
+            j -= n_units
+        if s.stamp[j] == s.now:
+            continue
+        c = s.count[j]
+        if c > thr or (c == thr and need > 0):
+            if c == thr:
+                need -= 1
+            s.stamp[j] = s.now
+            out[n[0]] = j
+            n[0] += 1
+
+
+cdef void top_by_sketch(const Layer *layer, const uint64_t *q, Scratch *s, int k,
+                        int *out, int *n, uint64_t *rng) noexcept nogil:
+    """Rank every unit by the codes its sketch shares with the query's."""
+    cdef const Tables *T = &layer.tables
+    cdef int KL = layer.spec.n_tables * layer.spec.n_hashes, j, c
+    for c in range(KL + 1):
+        s.hist[c] = 0
+    for j in range(layer.n_out):
+        if s.stamp[j] == s.now:
+            continue
+        c = KL - sk_code_mismatches(q, T.sketch + <Py_ssize_t>j * T.n_words, T.n_words,
+                                    T.lsb, layer.spec.code_bits)
+        s.count[j] = c
+        s.hist[c] += 1
+    take_ranked(s, layer.n_out, KL, k, out, n, rng)
+
+
 cdef void union_of_buckets(const Layer *layer, const int *buckets, Scratch *s,
                            int k, int *out, int *n, uint64_t *rng) noexcept nogil:
     cdef const Tables *T = &layer.tables
@@ -88,9 +132,9 @@ cdef void union_of_buckets(const Layer *layer, const int *buckets, Scratch *s,
                 return
 
 
-cdef int select_active(const Layer *layer, const int *buckets, const int *forced,
-                       int n_forced, Scratch *s, uint64_t *rng,
-                       int *out) noexcept nogil:
+cdef int select_active(const Layer *layer, const int *buckets,
+                       const uint64_t *sketch, const int *forced, int n_forced,
+                       Scratch *s, uint64_t *rng, int *out) noexcept nogil:
     """Write the candidate unit ids to `out` and return how many; forced ones first.
 
     `out` holds max(candidates, n_forced) ids; the set has exactly that many.
@@ -103,8 +147,10 @@ cdef int select_active(const Layer *layer, const int *buckets, const int *forced
     if n < k:
         if layer.selection == TOPK:
             top_by_collisions(layer, buckets, s, k, out, &n)
-        else:
+        elif layer.selection == UNION:
             union_of_buckets(layer, buckets, s, k, out, &n, rng)
+        else:
+            top_by_sketch(layer, sketch, s, k, out, &n, rng)
     # Too few collided: fill with random units, by rejection while that is cheap, then
     # by a sweep from a random start (which always terminates).
     tries = 4 * (k - n) + 16

@@ -16,7 +16,7 @@ from libc.math cimport sqrt, INFINITY
 from libc.stdint cimport int64_t, uint64_t
 from cython cimport floating
 
-from ._layout cimport HashSpec, SRP, WTA, DWTA
+from ._layout cimport HashSpec, Tables, SRP, WTA, DWTA
 from ._vec cimport axpy, dot
 from ._random cimport stream, splitmix64
 
@@ -26,7 +26,7 @@ cdef uint64_t GOLDEN = <uint64_t>0x9E3779B97F4A7C15
 cdef int MAX_BORROW = 64
 
 
-cdef inline void pack(const HashSpec *s, const int *codes, int *buckets) noexcept nogil:
+cdef void pack(const HashSpec *s, const int *codes, int *buckets) noexcept nogil:
     """Concatenate each table's K codes; fold them into range_bits when longer."""
     cdef int t, h, K = s.n_hashes
     cdef uint64_t v
@@ -78,13 +78,16 @@ cdef int64_t wta_codes(const HashSpec *s, const int *ids, const floating *vals, 
                 best[h] = v
                 codes[h] = q - h * m
         ops += d if dense else n
+    if not densify and not dense:
+        # Plain WTA of a sparse query: its missing coordinates are zeros, which a
+        # dense scan would have met first in a window that no positive value beats
+        # (exactly what the dense query gives, for non-negative inputs).
+        for h in range(KL):
+            if best[h] <= 0:
+                codes[h] = s.zero_code[h]
+        return ops
     for h in range(KL):
         if codes[h] >= 0:
-            continue
-        if not densify:
-            # a sparse query under plain WTA: its missing coordinates are zeros, and
-            # a window of them (or of negatives) reports the first slot
-            codes[h] = 0
             continue
         st = stream(<uint64_t>h, 0)
         for tries in range(MAX_BORROW):
@@ -145,3 +148,16 @@ cdef void key_buckets(const HashSpec *s, const floating *w, floating bias, doubl
     else:
         wta_codes(s, NULL, w, s.dim, True, s.family == DWTA, codes, acc)
     pack(s, codes, buckets)
+
+
+cdef void pack_sketch(const HashSpec *s, const Tables *T, const int *codes,
+                      uint64_t *sketch) noexcept nogil:
+    """All K * L codes of a vector side by side, `codes_per_word` to a word: comparing
+    two sketches code by code estimates their similarity far more finely than
+    counting whole-bucket collisions does (# OUT sketch)."""
+    cdef int h, w, KL = s.n_tables * s.n_hashes
+    for w in range(T.n_words):
+        sketch[w] = 0
+    for h in range(KL):
+        w = h // T.codes_per_word
+        sketch[w] |= (<uint64_t>codes[h]) << ((h - w * T.codes_per_word) * s.code_bits)

@@ -17,6 +17,7 @@ cdef enum:
 cdef enum:
     TOPK = 0
     UNION = 1
+    SKETCH = 2
 
 cdef enum:
     IDENTITY = 0
@@ -40,6 +41,7 @@ cdef struct HashSpec:
     bint mips               # append the norm coordinate to keys (asymmetric MIPS)
     void *proj              # SRP: (dim + 2, L * K); row dim is the bias, dim + 1 the norm
     const int *wta_pos      # WTA/DWTA: (n_perms, dim), position of each coordinate
+    const int *zero_code    # WTA: (K * L,) the code a window of zeros reports
     int n_perms
     int window
 
@@ -49,10 +51,14 @@ cdef struct Tables:
     int *fill               # (L, n_buckets) ids held
     int64_t *seen           # (L, n_buckets) ids ever offered (FIFO cursor, reservoir)
     int *home               # (n_units, L) bucket a unit was last hashed to
+    uint64_t *sketch        # (n_units, n_words) all K * L codes of a unit, packed
     double *scale           # (1,) 1 / largest key norm at the last full rebuild
     int n_buckets
     int bucket_size
     int policy
+    int n_words             # words of a sketch
+    int codes_per_word      # 64 // code_bits codes, from bit 0 of each word
+    uint64_t lsb            # a 1 at the lowest bit of every code slot of a word
 
 
 cdef struct Layer:

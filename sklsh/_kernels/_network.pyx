@@ -17,8 +17,8 @@ from libc.math cimport INFINITY, sqrt
 from libc.stdint cimport int64_t, uint64_t
 
 from ._layout cimport (Layer, HashSpec, Tables, SRP, WTA, DWTA, FIFO, RESERVOIR, TOPK,
-                       UNION, IDENTITY, LOGISTIC, TANH, RELU, SOFTMAX, SIGMOID, SQUARED)
-from ._hashing cimport query_buckets, key_buckets
+                       UNION, SKETCH, IDENTITY, LOGISTIC, TANH, RELU, SOFTMAX, SIGMOID, SQUARED)
+from ._hashing cimport query_buckets, key_buckets, pack_sketch, pack
 from ._tables cimport clear, insert, remove
 from ._active_set cimport Scratch, select_active, keep_largest, sort_by_id
 from ._propagate cimport forward, activate, output_delta, backward
@@ -31,7 +31,7 @@ ACTIVATIONS = {"identity": IDENTITY, "logistic": LOGISTIC, "tanh": TANH, "relu":
 LOSSES = {"softmax": SOFTMAX, "sigmoid": SIGMOID, "squared": SQUARED}
 FAMILIES = {"srp": SRP, "wta": WTA, "dwta": DWTA}
 POLICIES = {"fifo": FIFO, "reservoir": RESERVOIR}
-SELECTIONS = {"topk": TOPK, "union": UNION}
+SELECTIONS = {"topk": TOPK, "union": UNION, "sketch": SKETCH}
 
 
 cdef void *checked(object a, object dtype, tuple shape, bint write=True) except NULL:
@@ -61,6 +61,7 @@ cdef struct Work:
     int *codes              # K * L hash codes of a query
     void *acc               # K * L projections of a query
     int *buckets            # L bucket ids of a query
+    uint64_t *sketch        # its packed codes
     Scratch scratch
     int64_t tally[3]        # multiply-adds done, those of the dense network, hash ops
     void *iblock
@@ -94,7 +95,7 @@ cdef class Network:
     cdef readonly bint is_float
     cdef readonly bint trainable
     cdef int act_kind, loss_kind
-    cdef int max_units, max_kl, max_tables, max_cand
+    cdef int max_units, max_kl, max_tables, max_cand, max_words
     cdef list keep               # the arrays the structs point into stay alive here
 
     def __cinit__(self):
@@ -125,6 +126,7 @@ cdef class Network:
         if self.layers == NULL:
             raise MemoryError()
         self.max_units = self.max_kl = self.max_tables = self.max_cand = 1
+        self.max_words = 1
         for l in range(self.n_layers):
             L = &self.layers[l]
             n_out, n_in = weights[l].shape
@@ -153,6 +155,7 @@ cdef class Network:
                 self.max_tables = max(self.max_tables, L.spec.n_tables)
                 self.max_cand = max(self.max_cand,
                                     L.spec.n_tables * L.tables.bucket_size)
+                self.max_words = max(self.max_words, L.tables.n_words)
             else:
                 L.budget = L.candidates = n_out
 
@@ -179,6 +182,10 @@ cdef class Network:
             s.wta_pos = <const int *> checked(pos, np.int32, (s.n_perms, L.n_in), False)
             if pos.size and (pos.min() < 0 or pos.max() >= s.n_perms * L.n_in):
                 raise ValueError("WTA positions out of range")
+            zero = h["zero_code"]
+            s.zero_code = <const int *> checked(zero, np.int32, (KL,), False)
+            if zero.size and (zero.min() < 0 or zero.max() >= s.window):
+                raise ValueError("WTA zero codes out of range")
         T.n_buckets = 1 << s.range_bits
         T.bucket_size = h["bucket_size"]
         T.policy = POLICIES[h["policy"]]
@@ -188,6 +195,12 @@ cdef class Network:
         T.seen = <int64_t *> checked(h["seen"], np.int64, (s.n_tables, T.n_buckets), write)
         T.home = <int *> checked(h["home"], np.int32, (L.n_out, s.n_tables), write)
         T.scale = <double *> checked(h["scale"], np.float64, (1,), write)
+        T.codes_per_word = 64 // s.code_bits
+        T.n_words = -(-KL // T.codes_per_word)
+        T.lsb = 0
+        for g in range(T.codes_per_word):
+            T.lsb |= (<uint64_t>1) << (g * s.code_bits)
+        T.sketch = <uint64_t *> checked(h["sketch"], np.uint64, (L.n_out, T.n_words), write)
         # a table written by someone else must not send the readers out of bounds
         fill, ids = h["fill"], h["ids"]
         if fill.size and (fill.min() < 0 or fill.max() > T.bucket_size):
@@ -205,8 +218,9 @@ cdef class Network:
         for l in range(self.n_layers):
             n_ints += self.capacity(l, max_labels)
         n_fl = 3 * n_ints + self.max_kl
-        n_ints += (self.n_layers + max_labels + self.max_kl + 2 * self.max_tables + 1
-                   + 2 * self.max_units + self.max_cand)
+        n_ints += (self.n_layers + max_labels + self.max_kl + 2 * self.max_tables
+                   + max(self.max_tables, self.max_kl) + 1 + 2 * self.max_units
+                   + self.max_cand + 2 * self.max_words + 2)
         w.iblock = calloc(n_ints + 1, sizeof(int))
         w.fblock = calloc(n_fl + 1, fsize)
         w.ids = <int **> calloc(self.n_layers, sizeof(int *))
@@ -242,12 +256,15 @@ cdef class Network:
         w.scratch.order = ip
         ip += self.max_tables
         w.scratch.hist = ip
-        ip += self.max_tables + 1
+        ip += max(self.max_tables, self.max_kl) + 1
         w.scratch.stamp = ip
         ip += self.max_units
         w.scratch.count = ip
         ip += self.max_units
         w.scratch.cand = ip
+        ip += self.max_cand
+        ip += (<Py_ssize_t>ip) % 8 // 4          # align the sketch words
+        w.sketch = <uint64_t *> ip
         w.scratch.now = 0
         return w
 
@@ -295,7 +312,11 @@ cdef double run_example(Network net, const floating *x, const int *x_ids, int x_
             w.tally[2] += query_buckets(&L.spec, in_ids, in_val, in_n, in_dense, w.codes,
                                         <floating *> w.acc, w.buckets)
             n_forced = n_labels if training and l == last else 0
-            k = select_active(L, w.buckets, labels, n_forced, &w.scratch, rng, w.ids[l])
+            if L.selection == SKETCH:
+                pack_sketch(&L.spec, &L.tables, w.codes, w.sketch)
+                w.tally[2] += <int64_t>L.n_out * L.tables.n_words
+            k = select_active(L, w.buckets, w.sketch, labels, n_forced, &w.scratch, rng,
+                              w.ids[l])
         else:
             k = L.n_out
         z = <floating *> w.act[l]
@@ -537,6 +558,7 @@ cdef void _rehash(Layer *L, const floating *W, const floating *b, const int64_t 
             j = units[u]
             key_buckets(&L.spec, W + j * L.n_in, b[j], scale, codes, acc,
                         out + u * L.spec.n_tables)
+            pack_sketch(&L.spec, &L.tables, codes, L.tables.sketch + j * L.tables.n_words)
         free(codes)
         free(acc)
 
@@ -552,14 +574,16 @@ cdef double _largest_norm(const Layer *L, const floating *W, const floating *b) 
 
 
 def refresh_tables(Network net, int layer, const int64_t[::1] units, bint full,
-                   uint64_t seed, int n_threads):
-    """Re-hash `units` of a hashed layer into its tables.
+                   uint64_t seed, int n_threads, const int[:, ::1] codes=None):
+    """Re-hash `units` of a hashed layer into its tables and sketches.
 
     With `full`, the tables are emptied first, the MIPS scale is recomputed from the
     largest key norm, and `units` (all of the layer's units, in the order they are to
     be inserted, which matters for FIFO buckets) are inserted afresh. Otherwise each
-    unit leaves the buckets it was in and enters its new ones. Returns the hashing
-    operations spent.
+    unit leaves the buckets it was in and enters its new ones. `codes`, when given,
+    are the units' K * L codes computed by the caller (SRP keys are one matrix
+    product, which BLAS does far faster); the caller then owns the MIPS scale.
+    Returns the hashing operations spent here.
     """
     if not net.trainable:
         raise ValueError("this network was built for inference only")
@@ -579,17 +603,28 @@ def refresh_tables(Network net, int layer, const int64_t[::1] units, bint full,
         raise ValueError("a full refresh inserts every unit")
     if n_threads < 1:
         raise ValueError("n_threads must be positive")
+    cdef int KL = nt * L.spec.n_hashes
+    if codes is not None and (codes.shape[0] != n or codes.shape[1] != KL):
+        raise ValueError(f"codes must have shape ({n}, {KL})")
+    if codes is not None and n and (np.min(codes) < 0
+                                    or np.max(codes) >= (1 << L.spec.code_bits)):
+        raise ValueError("codes out of range")
     cdef int[:, ::1] buckets = np.empty((n, nt), dtype=np.int32)
     cdef int *bp = &buckets[0, 0] if n else NULL
     cdef const int64_t *up = &units[0] if n else NULL
     with nogil:
-        if full:
+        if codes is not None:
+            for u in range(n):
+                pack(&L.spec, &codes[u, 0], bp + u * nt)
+                pack_sketch(&L.spec, &L.tables, &codes[u, 0],
+                            L.tables.sketch + up[u] * L.tables.n_words)
+        elif full:
             if net.is_float:
                 norm = _largest_norm(L, <float *> L.W, <float *> L.b)
             else:
                 norm = _largest_norm(L, <double *> L.W, <double *> L.b)
             L.tables.scale[0] = 1.0 / norm if norm > 0 else 1.0
-        if n:
+        if n and codes is None:
             if net.is_float:
                 _rehash(L, <float *> L.W, <float *> L.b, up, n, bp,
                         L.tables.scale[0], n_threads, &failed[0])
@@ -612,6 +647,8 @@ def refresh_tables(Network net, int layer, const int64_t[::1] units, bint full,
                     L.tables.home[j * nt + t] = new
     if failed[0]:
         raise MemoryError("could not allocate the hashing buffers")
+    if codes is not None:
+        return n * KL
     if L.spec.family == SRP:
         return n * (L.n_in + 1) * nt * L.spec.n_hashes
     return n * L.spec.n_perms * L.n_in

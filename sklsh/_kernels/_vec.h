@@ -63,6 +63,20 @@ SKLSH_CLONES static void sk_momentum_row_##S(T *w, T *g, T *vel, int n, T scale,
     }                                                                               \
 }
 
+/* Codes of two sketches that differ: codes are `code_bits` wide, packed from bit 0 of
+ * each word, and `lsb` has a 1 at the lowest bit of every code slot. */
+#include <stdint.h>
+SKLSH_CLONES static int sk_code_mismatches(const uint64_t *a, const uint64_t *b,
+                                           int n_words, uint64_t lsb, int code_bits) {
+    int n = 0;
+    for (int w = 0; w < n_words; w++) {
+        uint64_t x = a[w] ^ b[w], y = x;
+        for (int s = 1; s < code_bits; s++) y |= x >> s;
+        n += __builtin_popcountll(y & lsb);
+    }
+    return n;
+}
+
 SKLSH_DEFINE(float, f32, sqrtf)
 SKLSH_DEFINE(double, f64, sqrt)
 

@@ -1,7 +1,11 @@
 # Typed front of _vec.h: one name per primitive for both float widths.
 from cython cimport floating
 
+from libc.stdint cimport uint64_t
+
 cdef extern from "_vec.h" nogil:
+    int sk_code_mismatches(const uint64_t *a, const uint64_t *b, int n_words,
+                           uint64_t lsb, int code_bits)
     float sk_dot_f32(const float *a, const float *b, int n)
     double sk_dot_f64(const double *a, const double *b, int n)
     void sk_axpy_f32(float alpha, const float *x, float *y, int n)
