@@ -87,11 +87,11 @@ _PARAMETERS = """
         by inner product), winner-take-all over windows of coordinates (for dense
         inputs), or densified WTA (for sparse inputs).
 
-    bits_per_table : int, default=6
+    bits_per_table : int, default=8
         Each table has ``2 ** bits_per_table`` buckets. More bits: smaller, more
-        selective buckets.
+        selective buckets (and, with 'sketch', longer sketches).
 
-    n_tables : int, default=16
+    n_tables : int, default=32
         Hash tables per layer. More tables: better recall, more work per query.
 
     bucket_size : int, default=128
@@ -101,10 +101,14 @@ _PARAMETERS = """
         What a full bucket does with a new unit: replace its oldest id, or keep a
         uniform sample of all units offered.
 
-    selection : {{'topk', 'union'}}, default='topk'
-        How the active set is chosen from an example's buckets: the units found in
-        the most tables, or whole buckets in a random table order. Random units
-        fill up when too few collide.
+    selection : {{'sketch', 'topk', 'union'}}, default='sketch'
+        How the candidates are chosen. 'sketch' ranks every unit by how many of its
+        hash codes (all tables' codes side by side, a SimHash-like sketch) equal the
+        example's: no table lookups, a popcount per 64 bits per unit, and the best
+        recall. 'topk' takes the units found in the most of the example's buckets,
+        'union' whole buckets in a random table order; these two read only the
+        example's buckets, so they scale to very wide layers. Random units fill up
+        when too few collide.
 
     rerank_factor : float, default=2.0
         The tables propose ``rerank_factor`` times a layer's budget of units; their
@@ -207,8 +211,8 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
                  verbose=False, warm_start=False, momentum=0.9, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  n_iter_no_change=10, active_fraction=0.1, hash_family="srp",
-                 bits_per_table=6, n_tables=16, bucket_size=128, bucket_policy="fifo",
-                 selection="topk", rerank_factor=2.0, wta_window=8, mips=False,
+                 bits_per_table=8, n_tables=32, bucket_size=128, bucket_policy="fifo",
+                 selection="sketch", rerank_factor=2.0, wta_window=8, mips=False,
                  refresh_interval=50,
                  refresh_growth=1.5, hash_output="auto", inference="exact",
                  n_threads=None):
@@ -391,8 +395,8 @@ class LSHMLPRegressor(RegressorMixin, BaseLSHMLP):
                  verbose=False, warm_start=False, momentum=0.9, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  n_iter_no_change=10, active_fraction=0.1, hash_family="srp",
-                 bits_per_table=6, n_tables=16, bucket_size=128, bucket_policy="fifo",
-                 selection="topk", rerank_factor=2.0, wta_window=8, mips=False,
+                 bits_per_table=8, n_tables=32, bucket_size=128, bucket_policy="fifo",
+                 selection="sketch", rerank_factor=2.0, wta_window=8, mips=False,
                  refresh_interval=50,
                  refresh_growth=1.5, inference="exact", n_threads=None):
         super().__init__(

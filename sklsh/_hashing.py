@@ -77,10 +77,11 @@ def make_hash_state(n_in, n_units, *, family, bits_per_table, n_tables, bucket_s
     if family == "srp":
         # Achlioptas' sparse projections (+1, 0, -1 with 1/6, 2/3, 1/6): additions only.
         # The bias and the MIPS norm coordinates get dense signs, so that each bit
-        # always sees them.
+        # always sees them, scaled by 1/sqrt(3) to the second moment of the others:
+        # SRP compares angles only when every coordinate weighs alike.
         proj = rng.choice(np.array([-1.0, 0.0, 1.0]), p=[1 / 6, 2 / 3, 1 / 6],
                           size=(n_in + 2, n_codes))
-        proj[n_in:] = rng.choice(np.array([-1.0, 1.0]), size=(2, n_codes))
+        proj[n_in:] = rng.choice(np.array([-1.0, 1.0]), size=(2, n_codes)) / np.sqrt(3)
         state["projections"] = np.ascontiguousarray(proj, dtype=dtype)
     else:
         n_perms = math.ceil(n_codes * window / n_in)

@@ -590,7 +590,7 @@ def refresh_tables(Network net, int layer, const int64_t[::1] units, bint full,
     if not 0 <= layer < net.n_layers or not net.layers[layer].hashed:
         raise ValueError(f"layer {layer} is not hashed")
     cdef Layer *L = &net.layers[layer]
-    cdef Py_ssize_t u, n = units.shape[0]
+    cdef Py_ssize_t u, e, n = units.shape[0]
     cdef int t, nt = L.spec.n_tables, old, new
     cdef int64_t j
     cdef double norm
@@ -634,9 +634,14 @@ def refresh_tables(Network net, int layer, const int64_t[::1] units, bint full,
         if not failed[0]:
             if full:
                 clear(&L.tables, nt, L.n_out)
-            for u in range(n):
-                j = up[u]
-                for t in range(nt):
+            for t in range(nt):
+                for e in range(n):
+                    # each table meets the units from its own starting point, so that
+                    # full FIFO buckets do not evict the same units in every table
+                    u = e + (<Py_ssize_t>t * n) // nt
+                    if u >= n:
+                        u -= n
+                    j = up[u]
                     old = L.tables.home[j * nt + t]
                     new = bp[u * nt + t]
                     if old == new:

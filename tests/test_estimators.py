@@ -1,0 +1,388 @@
+"""LSHMLPClassifier and LSHMLPRegressor as scikit-learn estimators.
+
+Fits are small (digits, a few epochs) and single-threaded unless the test is about
+threads, so that they are fast and reproducible.
+"""
+import pickle
+import textwrap
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
+
+from sklsh import LSHMLPClassifier, LSHMLPRegressor
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def small_clf(**kw):
+    """A small, quick, single-threaded classifier (about 0.9 held-out accuracy on
+    digits at active_fraction=0.25)."""
+    params = dict(hidden_layer_sizes=(64,), max_iter=10, learning_rate_init=0.01,
+                  random_state=0, n_threads=1)
+    params.update(kw)
+    return LSHMLPClassifier(**params)
+
+
+def assert_same_arrays(a, b):
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        assert x.dtype == y.dtype and x.shape == y.shape
+        assert np.array_equal(x, y)
+
+
+# ------------------------------------------------------------- input formats, dtypes
+@pytest.mark.parametrize("active_fraction, hash_family", [
+    (1.0, "srp"), (0.1, "srp"), (0.1, "dwta"), (0.1, "wta")])
+def test_dense_and_csr_input_fit_the_same_model(digits, active_fraction, hash_family):
+    """The same data given dense or as CSR (or CSC) trains the same network."""
+    X, y = digits
+    X, y = X[:600], y[:600]
+    kw = dict(active_fraction=active_fraction, hash_family=hash_family)
+    dense = small_clf(**kw).fit(X, y)
+    csr = small_clf(**kw).fit(sp.csr_matrix(X), y)
+    csc = small_clf(**kw).fit(sp.csc_matrix(X), y)
+    for model in (csr, csc):
+        for a, b in zip(dense.coefs_ + dense.intercepts_,
+                        model.coefs_ + model.intercepts_):
+            np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(dense.predict_proba(X),
+                               csr.predict_proba(sp.csr_matrix(X)), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_float32_input_trains_a_float32_network(digits32, sparse):
+    """float32 X keeps float32 weights, intercepts and probabilities."""
+    X, y = digits32
+    X = sp.csr_matrix(X) if sparse else X
+    clf = small_clf(active_fraction=0.25).fit(X, y)
+    assert all(c.dtype == np.float32 for c in clf.coefs_ + clf.intercepts_)
+    proba = clf.predict_proba(X)
+    assert proba.dtype == np.float32
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
+    assert clf.score(X, y) > 0.8
+
+
+def test_float64_input_trains_a_float64_network(digits):
+    """float64 X trains and predicts in float64."""
+    X, y = digits
+    clf = small_clf(active_fraction=0.25).fit(X, y)
+    assert all(c.dtype == np.float64 for c in clf.coefs_ + clf.intercepts_)
+    assert clf.predict_proba(X).dtype == np.float64
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_fit_and_predict_leave_X_unchanged(digits, sparse):
+    """fit and predict do not modify X, and work on read-only X too."""
+    X, y = digits
+    X, y = X[:500], y[:500]
+    if sparse:
+        X = sp.csr_matrix(X)
+    before = X.copy()
+
+    def use(X):
+        clf = small_clf(active_fraction=0.25).fit(X, y)
+        clf.predict(X)
+        clf.set_params(inference="hashed").predict_proba(X)
+
+    def assert_unchanged():
+        if sparse:
+            assert (X != before).nnz == 0
+            assert np.array_equal(X.indices, before.indices)
+            assert np.array_equal(X.indptr, before.indptr)
+        else:
+            assert np.array_equal(X, before)
+
+    use(X)
+    assert_unchanged()
+    for a in ((X.data, X.indices, X.indptr) if sparse else (X,)):
+        a.setflags(write=False)
+    use(X)
+    assert_unchanged()
+
+
+# ------------------------------------------------------------ determinism, threads
+@pytest.mark.parametrize("active_fraction, selection", [
+    (1.0, "topk"), (0.25, "topk"), (0.25, "union")])
+def test_single_thread_fits_are_bit_identical(digits, active_fraction, selection):
+    """With n_threads=1 two fits with the same random_state give the same bits;
+    another random_state gives another model."""
+    X, y = digits
+    kw = dict(active_fraction=active_fraction, selection=selection)
+    a = small_clf(**kw).fit(X, y)
+    b = small_clf(**kw).fit(X, y)
+    assert_same_arrays(a.coefs_, b.coefs_)
+    assert_same_arrays(a.intercepts_, b.intercepts_)
+    assert a.loss_curve_ == b.loss_curve_
+    c = small_clf(random_state=1, **kw).fit(X, y)
+    assert not np.array_equal(a.coefs_[0], c.coefs_[0])
+
+
+def test_hashed_inference_is_repeatable(digits):
+    """A fitted model predicts the same through the tables every time."""
+    X, y = digits
+    clf = small_clf(active_fraction=0.1, selection="union", inference="hashed").fit(X, y)
+    np.testing.assert_array_equal(clf.predict_proba(X), clf.predict_proba(X))
+
+
+def test_two_threads_train_as_well_as_one(digits_split):
+    """Hogwild with two threads ends with finite weights and about the accuracy of a
+    single-threaded fit."""
+    X_train, X_test, y_train, y_test = digits_split
+    kw = dict(hidden_layer_sizes=(128,), active_fraction=0.25)
+    one = small_clf(n_threads=1, **kw).fit(X_train, y_train)
+    two = small_clf(n_threads=2, **kw).fit(X_train, y_train)
+    assert two.n_threads_ == 2 and one.n_threads_ == 1
+    assert all(np.isfinite(c).all() for c in two.coefs_ + two.intercepts_)
+    acc_one, acc_two = one.score(X_test, y_test), two.score(X_test, y_test)
+    assert acc_one > 0.9
+    assert abs(acc_two - acc_one) <= 0.05
+
+
+# --------------------------------------------------------------------- accuracy
+def test_small_active_fraction_reaches_near_dense_accuracy(digits_split):
+    """Computing a quarter of the hidden units per example, digits is learnt nearly
+    as well as by the same network computing all of them (measured: within 0.02 on
+    this split over several seeds)."""
+    X_train, X_test, y_train, y_test = digits_split
+    kw = dict(hidden_layer_sizes=(256,), max_iter=30, random_state=0, n_threads=1,
+              rerank_factor=2.0)
+    dense = LSHMLPClassifier(active_fraction=1.0, **kw).fit(X_train, y_train)
+    sparse = LSHMLPClassifier(active_fraction=0.25, **kw).fit(X_train, y_train)
+    acc_dense, acc_sparse = dense.score(X_test, y_test), sparse.score(X_test, y_test)
+    assert acc_dense > 0.94
+    assert acc_sparse >= acc_dense - 0.05
+    assert sparse.mult_fraction_ < 0.5
+
+
+def test_hashed_inference_gives_sane_accuracy(digits_split):
+    """Predicting through the hash tables, as training does, stays close to the exact
+    inference of the same model."""
+    X_train, X_test, y_train, y_test = digits_split
+    clf = small_clf(hidden_layer_sizes=(256,), active_fraction=0.25, max_iter=20,
+                    rerank_factor=2.0).fit(X_train, y_train)
+    exact = clf.score(X_test, y_test)
+    hashed = clf.set_params(inference="hashed").score(X_test, y_test)
+    assert exact > 0.9
+    assert hashed > 0.85
+    assert hashed >= exact - 0.08
+
+
+def test_mult_fraction(digits):
+    """mult_fraction_ is below 1 when hidden layers are hashed and exactly 1 when
+    every unit is computed (then no hashing work is done either)."""
+    X, y = digits
+    hashed = small_clf(active_fraction=0.1).fit(X, y)
+    assert 0 < hashed.mult_fraction_ < 1
+    assert hashed.hash_fraction_ > 0
+    full = small_clf(active_fraction=1.0).fit(X, y)
+    assert full.mult_fraction_ == 1.0
+    assert full.hash_fraction_ == 0.0
+
+
+# ---------------------------------------------------------------- classification
+def test_predict_proba_is_a_distribution(digits):
+    """Probabilities are in [0, 1], rows sum to 1, their argmax is predict, and
+    predict_log_proba is their log."""
+    X, y = digits
+    clf = small_clf(active_fraction=0.25).fit(X, y)
+    proba = clf.predict_proba(X)
+    assert proba.shape == (len(X), 10)
+    assert (proba >= 0).all() and (proba <= 1).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-12)
+    np.testing.assert_array_equal(clf.classes_[proba.argmax(axis=1)], clf.predict(X))
+    np.testing.assert_allclose(np.exp(clf.predict_log_proba(X)), proba, rtol=1e-12)
+
+
+def test_binary_classification(digits):
+    """Two classes (here strings) use one logistic output; probabilities have two
+    columns that sum to 1 and predictions use the original labels."""
+    X, y = digits
+    mask = (y == 3) | (y == 8)
+    X, y = X[mask], np.where(y[mask] == 3, "three", "eight")
+    clf = small_clf(active_fraction=0.25, max_iter=10).fit(X, y)
+    assert clf.n_outputs_ == 1 and clf.out_activation_ == "logistic"
+    assert list(clf.classes_) == ["eight", "three"]
+    proba = clf.predict_proba(X)
+    assert proba.shape == (len(X), 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-12)
+    pred = clf.predict(X)
+    assert set(pred) <= {"three", "eight"}
+    np.testing.assert_array_equal(pred, clf.classes_[proba.argmax(axis=1)])
+    assert clf.score(X, y) > 0.9
+
+
+def test_partial_fit_with_classes(digits):
+    """partial_fit learns incrementally from batches that need not hold every class,
+    given all classes on the first call; one epoch per call."""
+    X, y = digits
+    clf = small_clf(active_fraction=0.25)
+    with pytest.raises(ValueError):
+        clf.partial_fit(X[:100], y[:100])           # classes are needed first
+    classes = np.arange(10)
+    first = y < 5
+    clf.partial_fit(X[first][:300], y[first][:300], classes=classes)
+    np.testing.assert_array_equal(clf.classes_, classes)
+    assert clf.n_iter_ == 1
+    scores = []
+    for epoch in range(8):
+        for start in range(0, len(X), 300):
+            clf.partial_fit(X[start:start + 300], y[start:start + 300])
+        scores.append(clf.score(X, y))
+    assert scores[-1] > 0.85
+    assert scores[-1] > scores[0]
+    with pytest.raises(ValueError):
+        clf.partial_fit(X[:10], np.full(10, 11))    # an unknown class
+
+
+# -------------------------------------------------------------------- regression
+def _regression_data(n_outputs):
+    rng = np.random.RandomState(0)
+    X = rng.rand(600, 6)
+    w = rng.normal(size=(6, n_outputs))
+    Y = X @ w + 0.5 * np.sin(3 * X[:, :n_outputs])
+    return X, (Y.ravel() if n_outputs == 1 else Y)
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3])
+@pytest.mark.parametrize("active_fraction", [0.5, 1.0])
+def test_regressor_fits_and_predicts(n_outputs, active_fraction):
+    """The regressor predicts one column per target (1-d for one target) and fits a
+    smooth function well."""
+    X, y = _regression_data(n_outputs)
+    reg = LSHMLPRegressor((64,), active_fraction=active_fraction, max_iter=150,
+                          learning_rate_init=0.01, random_state=0, n_threads=1)
+    reg.fit(X[:450], y[:450])
+    pred = reg.predict(X[450:])
+    assert pred.shape == ((150,) if n_outputs == 1 else (150, n_outputs))
+    assert reg.n_outputs_ == n_outputs and reg.out_activation_ == "identity"
+    assert reg.score(X[450:], y[450:]) > 0.9
+
+
+def test_regressor_partial_fit_and_column_target():
+    """partial_fit improves a regressor; a (n, 1) target is treated as 1-d."""
+    X, y = _regression_data(1)
+    reg = LSHMLPRegressor((32,), active_fraction=0.5, random_state=0, n_threads=1,
+                          learning_rate_init=0.01)
+    reg.partial_fit(X, y)
+    first = reg.score(X, y)
+    for _ in range(30):
+        reg.partial_fit(X, y)
+    assert reg.score(X, y) > max(first, 0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        col = LSHMLPRegressor((16,), max_iter=3, random_state=0,
+                              n_threads=1).fit(X, y[:, None])
+    assert col.predict(X).shape == (len(X),)
+
+
+# ------------------------------------------------------------------ persistence
+def test_pickle_round_trip(digits):
+    """A pickled and reloaded model predicts exactly the same, through either
+    inference, and can keep training."""
+    X, y = digits
+    clf = small_clf(active_fraction=0.1).fit(X, y)
+    clone = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(clone.predict_proba(X), clf.predict_proba(X))
+    clf.set_params(inference="hashed")
+    clone.set_params(inference="hashed")
+    np.testing.assert_array_equal(clone.predict_proba(X), clf.predict_proba(X))
+    clone.partial_fit(X, y)
+    assert all(np.isfinite(c).all() for c in clone.coefs_)
+
+
+# --------------------------------------------------------------- meta-estimators
+def test_pipeline_with_standard_scaler(digits):
+    """The estimator works as the last step of a Pipeline."""
+    X, y = digits
+    pipe = make_pipeline(StandardScaler(),
+                         small_clf(active_fraction=0.25, max_iter=10)).fit(X, y)
+    assert pipe.score(X, y) > 0.9
+    assert pipe.predict_proba(X[:5]).shape == (5, 10)
+
+
+def test_grid_search_over_hash_parameters(digits):
+    """GridSearchCV clones, fits and scores the estimator over its hashing
+    parameters."""
+    X, y = digits
+    X, y = X[:600], y[:600]
+    grid = {"bits_per_table": [4, 6], "n_tables": [4, 8],
+            "active_fraction": [0.25, 1.0]}
+    search = GridSearchCV(small_clf(hidden_layer_sizes=(32,), max_iter=5, batch_size=50),
+                          grid, cv=2)
+    search.fit(X, y)
+    scores = search.cv_results_["mean_test_score"]
+    assert len(scores) == 8 and np.isfinite(scores).all()
+    assert (scores > 0.3).all()            # chance is 0.1; these are tiny sketches
+    hashed = np.asarray(search.cv_results_["param_active_fraction"]) == 0.25
+    # the hashing parameters reach the estimator: they change a hashed model, and
+    # leave one that computes every unit (no tables) exactly as it was
+    assert len(set(scores[hashed])) > 1
+    assert len(set(scores[~hashed])) == 1
+    assert search.best_params_["bits_per_table"] in (4, 6)
+    assert search.best_estimator_.score(X, y) > 0.8
+
+
+# ---------------------------------------------------------------------- errors
+@pytest.mark.parametrize("params", [
+    {"active_fraction": 0.0},
+    {"active_fraction": 1.5},
+    {"hash_family": "minhash"},
+    {"bits_per_table": 0},
+    {"bits_per_table": 31},
+    {"n_tables": 0},
+    {"bucket_size": 0},
+    {"bucket_policy": "lifo"},
+    {"selection": "random"},
+    {"rerank_factor": 0.5},
+    {"wta_window": 1},
+    {"inference": "approximate"},
+    {"n_threads": 0},
+    {"refresh_interval": 0},
+    {"refresh_growth": 0.5},
+    {"mips": "yes"},
+    {"learning_rate_init": 0.0},
+    {"solver": "lbfgs"},
+    {"activation": "softplus"},
+])
+@pytest.mark.parametrize("Estimator", [LSHMLPClassifier, LSHMLPRegressor])
+def test_invalid_parameters_raise(Estimator, params):
+    """Out-of-range or unknown parameter values raise InvalidParameterError at fit."""
+    X = np.random.RandomState(0).rand(20, 4)
+    y = np.arange(20) % 2
+    with pytest.raises(InvalidParameterError):
+        Estimator(max_iter=2, **params).fit(X, y)
+
+
+def test_bad_active_fraction_list_raises(digits):
+    """A per-layer active_fraction needs one value per hidden layer plus the output."""
+    X, y = digits
+    with pytest.raises(ValueError, match="active_fraction"):
+        small_clf(hidden_layer_sizes=(16, 16), active_fraction=[0.5, 0.5]).fit(X, y)
+    clf = small_clf(hidden_layer_sizes=(16, 16), active_fraction=[0.5, 0.25, 1.0],
+                    max_iter=2).fit(X, y)
+    assert clf.mult_fraction_ < 1
+
+
+def test_small_buckets_train_without_crashing(run_isolated):
+    """bucket_size is a free parameter: tiny buckets must train safely (run in a
+    fresh interpreter, since a buffer overflow there aborts the process)."""
+    result = run_isolated(textwrap.dedent("""
+        import warnings
+        warnings.simplefilter("ignore")
+        from sklearn.datasets import load_digits
+        from sklsh import LSHMLPClassifier
+        X, y = load_digits(return_X_y=True)
+        for bucket_size in (2, 4):
+            clf = LSHMLPClassifier((256,), bucket_size=bucket_size, active_fraction=0.1,
+                                   max_iter=2, random_state=0, n_threads=1)
+            clf.fit(X / 16, y)
+        print("OK")
+    """))
+    assert result.returncode == 0 and "OK" in result.stdout, (
+        f"exit {result.returncode}: {result.stderr[-2000:]}")
