@@ -399,7 +399,8 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         if early_stopping:
             self._restore(self._best_state)
             del self._best_state
-            trainer.refresh(rng, full=True)     # the tables must match the weights kept
+        # predictions read the tables and sketches: make them describe the final weights
+        trainer.refresh(rng)
 
     def _record_tally(self, trainer):
         self.mult_fraction_ = trainer.tally.mult_fraction
@@ -437,9 +438,9 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
     def _output_scores(self, X):
         """Output pre-activations of the network, by `inference`:
 
+        "hashed" selects the active units as training does, without forced labels;
         "exact" computes every unit densely and keeps, in each hashed layer, the
-        `budget` units with the largest pre-activations (what the tables look for);
-        "hashed" goes through the tables like training does, without forced labels.
+        `budget` units with the largest pre-activations (what the tables look for).
         """
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
