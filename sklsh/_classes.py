@@ -132,8 +132,8 @@ _PARAMETERS = """
 {extra}
     inference : {{'hashed', 'exact'}}, default='hashed'
         How ``predict`` computes. 'hashed' finds each example's active units as
-        training does (same hash functions, selection and re-ranking, tables
-        refreshed at the end of fit, a fixed seed), which is what the network was
+        training does (same hash functions, selection, re-ranking and
+        tables, and a fixed seed), which is what the network was
         trained for. 'exact' evaluates every unit densely and keeps, in each hashed
         layer, the budget of units with the largest pre-activations: the set the
         tables approximate. A network trained at a small active fraction relies on
