@@ -119,6 +119,11 @@ RECALL_CASES = [
     ("dwta", False, "topk", "reservoir", 6, 128, "sparse", 0.6),
     ("dwta", False, "union", "fifo", 6, 128, "sparse", 0.5),
     ("dwta", False, "topk", "fifo", 4, 40, "sparse", 0.45),
+    # sketch ranking reads no buckets: it compares every unit's codes with the query's
+    ("srp", False, "sketch", "fifo", 6, 128, "dense", 0.9),
+    ("srp", False, "sketch", "fifo", 3, 40, "dense", 0.6),
+    ("wta", False, "sketch", "fifo", 6, 128, "dense", 0.8),
+    ("dwta", False, "sketch", "fifo", 6, 128, "sparse", 0.5),
 ]
 
 
@@ -179,7 +184,7 @@ def test_reranking_never_loses_the_top_unit():
 
 
 # ----------------------------------------------------------------- active-set shape
-@pytest.mark.parametrize("selection", ["topk", "union"])
+@pytest.mark.parametrize("selection", ["topk", "union", "sketch"])
 @pytest.mark.parametrize("family", ["srp", "wta", "dwta"])
 @pytest.mark.parametrize("budget", [1, 25, 300, N_UNITS - 1])
 def test_active_set_has_the_budget_and_exact_scores(family, selection, budget):
@@ -219,7 +224,7 @@ def test_all_units_as_candidates_gives_the_exact_top_budget(family):
 
 
 # ------------------------------------------------------- the example alone decides
-@pytest.mark.parametrize("selection", ["topk", "union"])
+@pytest.mark.parametrize("selection", ["topk", "union", "sketch"])
 def test_active_set_does_not_depend_on_batch_or_threads(selection):
     """An example's active set depends on the seed and the example: not on which
     other examples are scored with it, nor on the number of threads."""
@@ -254,7 +259,7 @@ def _two_layer_problem(selection):
     return net, X, label_ptr, label_idx, gW, gb
 
 
-@pytest.mark.parametrize("selection", ["topk", "union"])
+@pytest.mark.parametrize("selection", ["topk", "union", "sketch"])
 def test_batch_gradient_is_the_sum_of_example_gradients(selection):
     """The same row in different batches, in any order, gets the same active set
     for the same seed: a batch's gradient and loss are the sums of its examples'
@@ -286,7 +291,7 @@ def test_batch_gradient_is_the_sum_of_example_gradients(selection):
 
 
 # -------------------------------------------------------------- query representation
-@pytest.mark.parametrize("selection", ["topk", "union"])
+@pytest.mark.parametrize("selection", ["topk", "union", "sketch"])
 @pytest.mark.parametrize("family", ["srp", "wta", "dwta"])
 def test_dense_and_csr_queries_get_the_same_active_set(family, selection):
     """A query hashes the same whether it comes as a dense row or as CSR: the zeros a
