@@ -385,12 +385,9 @@ def _check_batch(Network net, object dtype, Py_ssize_t n_samples, Py_ssize_t wid
     if not sparse and width != n_in:
         raise ValueError(f"X has {width} features, the network expects {n_in}")
     cdef bint labelled = training and net.loss_kind != SQUARED
-    if not training:
-        pass
-    elif net.loss_kind == SQUARED:
-        if y_rows != n_samples or y_cols != n_out:
-            raise ValueError("targets do not match the samples and outputs")
-    elif label_ptr.shape[0] != n_samples + 1:
+    if training and net.loss_kind == SQUARED and (y_rows != n_samples or y_cols != n_out):
+        raise ValueError("targets do not match the samples and outputs")
+    if labelled and label_ptr.shape[0] != n_samples + 1:
         raise ValueError("label pointers do not match the samples")
     with nogil:
         for i in range(rows.shape[0]):
