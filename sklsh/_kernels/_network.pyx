@@ -463,7 +463,9 @@ def batch_gradients(Network net, const floating[:, ::1] X, const floating[::1] d
         w = net.new_work(max_labels, sizeof(floating))
         if w == NULL:
             failed[0] = 1
-        for i in prange(n, schedule='static'):
+        # dynamic: a thread that the OS sets aside (a busy machine, nested
+        # parallelism) must not hold back the examples dealt to it in advance
+        for i in prange(n, schedule='dynamic', chunksize=4):
             if w == NULL:
                 continue
             r = rows[i]
@@ -515,7 +517,7 @@ def hashed_scores(Network net, const floating[:, ::1] X, const floating[::1] dat
         w = net.new_work(0, sizeof(floating))
         if w == NULL:
             failed[0] = 1
-        for r in prange(n_samples, schedule='static'):
+        for r in prange(n_samples, schedule='dynamic', chunksize=16):
             if w == NULL:
                 continue
             rng = stream(seed, <uint64_t>r)
@@ -549,7 +551,7 @@ cdef void _rehash(Layer *L, const floating *W, const floating *b, const int64_t 
         acc = <floating *> malloc(KL * sizeof(floating))
         if codes == NULL or acc == NULL:
             failed[0] = 1
-        for u in prange(n, schedule='static'):
+        for u in prange(n, schedule='dynamic', chunksize=16):
             if codes == NULL or acc == NULL:
                 continue
             j = units[u]

@@ -57,7 +57,8 @@ def adam_step(floating[:, ::1] W, floating[::1] b, floating[:, ::1] gW,
     if W.shape[0] == 0 or n_in == 0:
         return
     with nogil:
-        for j in prange(W.shape[0], num_threads=n_threads, schedule='static'):
+        for j in prange(W.shape[0], num_threads=n_threads, schedule='dynamic',
+                        chunksize=32):
             if touched[j] != stamp:
                 continue
             adam_row(&W[j, 0], &gW[j, 0], &mW[j, 0], &vW[j, 0], <int>n_in, scale, l2,
@@ -76,7 +77,8 @@ def momentum_step(floating[:, ::1] W, floating[::1] b, floating[:, ::1] gW,
     if W.shape[0] == 0 or n_in == 0:
         return
     with nogil:
-        for j in prange(W.shape[0], num_threads=n_threads, schedule='static'):
+        for j in prange(W.shape[0], num_threads=n_threads, schedule='dynamic',
+                        chunksize=32):
             if touched[j] != stamp:
                 continue
             momentum_row(&W[j, 0], &gW[j, 0], &velW[j, 0], <int>n_in, scale, l2, lr,
