@@ -120,7 +120,8 @@ cdef void backward(Layer *layer, const int *in_ids, const floating *in_val, int 
         if d == 0:
             continue
         j = ids[a]
-        layer.touched[j] = stamp
+        if layer.touched[j] != stamp:   # read first: a store would bounce the line
+            layer.touched[j] = stamp    # between cores on every hot unit
         gb[j] += d
         w = W + <Py_ssize_t>j * n_in
         g = gW + <Py_ssize_t>j * n_in
