@@ -17,6 +17,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
 
 from . import _hashing, _optimizers
 from ._threads import effective_n_threads
@@ -321,9 +322,12 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
                  learning_rate=self.learning_rate_init, beta_1=self.beta_1,
                  beta_2=self.beta_2, epsilon=self.epsilon, momentum=self.momentum,
                  refresh_growth=self.refresh_growth, n_threads=self.n_threads_))
-        if rebuild:
-            trainer.refresh(self._random_state, full=True)
-        self._fit_stochastic(X, y, targets, trainer, incremental)
+        # BLAS only hashes the keys at refreshes (small products); its idle threads
+        # would spin against the Hogwild threads for the cores
+        with threadpool_limits(limits=1, user_api="blas"):
+            if rebuild:
+                trainer.refresh(self._random_state, full=True)
+            self._fit_stochastic(X, y, targets, trainer, incremental)
         if not all(np.isfinite(a).all() for a in self.coefs_ + self.intercepts_):
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may "
