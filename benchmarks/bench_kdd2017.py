@@ -44,9 +44,11 @@ One network and a few fractions, results written to docs/::
         --out docs/bench_kdd2017.md
 """
 import argparse
+import concurrent.futures
 import datetime
 import glob
 import json
+import multiprocessing
 import os
 import platform
 import statistics
@@ -490,6 +492,24 @@ def parse_args(argv=None):
     return args
 
 
+def in_fresh_process(func, func_args, threads):
+    """Run one configuration in a new interpreter, so that no model's OpenMP or BLAS
+    thread pools, caches or heap (PyTorch and sklsh each bring an OpenMP runtime)
+    slow down the next one: measured in one process, sklsh ran up to 2x slower after
+    PyTorch had trained."""
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(
+            max_workers=1, mp_context=context,
+            initializer=_limit_blas, initargs=(threads,)) as pool:
+        return pool.submit(func, *func_args).result()
+
+
+def _limit_blas(threads):
+    from threadpoolctl import threadpool_limits
+    global _BLAS_LIMIT      # kept alive for the worker's life
+    _BLAS_LIMIT = threadpool_limits(limits=threads, user_api="blas")
+
+
 def main(argv=None):
     args = parse_args(argv)
     from threadpoolctl import threadpool_limits
@@ -546,16 +566,15 @@ def main(argv=None):
                 print(f"  network {label}", file=sys.stderr, flush=True)
                 runs = []
                 if "sklearn" in args.models:
-                    runs.append(lambda: run_sklearn(data, hidden, args))
+                    runs.append((run_sklearn, (data, hidden, args)))
                 if "torch" in args.models:
-                    runs.append(lambda: run_torch(data, n_in, hidden, n_out, args))
+                    runs.append((run_torch, (data, n_in, hidden, n_out, args)))
                 if "sklsh" in args.models:
-                    runs += [lambda f=f: run_sklsh(data, hidden, f, args,
-                                                   args.sklsh_params)
+                    runs += [(run_sklsh, (data, hidden, f, args, args.sklsh_params))
                              for f in args.fractions]
-                for run in runs:
+                for func, func_args in runs:
                     load = loadavg()
-                    row = run()
+                    row = in_fresh_process(func, func_args, args.threads)
                     row.update(dataset=name, network=label, loadavg_before=load)
                     rows.append(row)
     meta["loadavg_end"] = loadavg()
