@@ -50,6 +50,14 @@ def _activate(name, z):
     return z
 
 
+def _store_params(estimator, params):
+    """What an estimator's ``__init__`` does, by scikit-learn's rule: store each of its
+    arguments under its own name, nothing else (``params`` is its ``locals()``)."""
+    for name, value in params.items():
+        if name != "self":
+            setattr(estimator, name, value)
+
+
 class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
     """Base class of the LSH multi-layer perceptrons; use the derived classes."""
 
@@ -89,48 +97,6 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         "inference": [StrOptions({"exact", "hashed"})],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
     }
-
-    @abstractmethod
-    def __init__(self, hidden_layer_sizes, activation, solver, alpha, batch_size,
-                 learning_rate_init, max_iter, shuffle, random_state, tol, verbose,
-                 warm_start, momentum, early_stopping, validation_fraction, beta_1,
-                 beta_2, epsilon, n_iter_no_change, active_fraction, hash_family,
-                 bits_per_table, n_tables, bucket_size, bucket_policy, selection,
-                 rerank_factor, wta_window, mips, refresh_interval, refresh_growth, inference,
-                 n_threads):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate_init = learning_rate_init
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.active_fraction = active_fraction
-        self.hash_family = hash_family
-        self.bits_per_table = bits_per_table
-        self.n_tables = n_tables
-        self.bucket_size = bucket_size
-        self.bucket_policy = bucket_policy
-        self.selection = selection
-        self.rerank_factor = rerank_factor
-        self.wta_window = wta_window
-        self.mips = mips
-        self.refresh_interval = refresh_interval
-        self.refresh_growth = refresh_growth
-        self.inference = inference
-        self.n_threads = n_threads
 
     # ---------------------------------------------------------------- subclass hooks
     @abstractmethod

@@ -8,7 +8,7 @@ from sklearn.utils.multiclass import (_check_partial_fit_first_call,
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 from sklearn.base import _fit_context
 
-from ._base import BaseLSHMLP
+from ._base import BaseLSHMLP, _store_params
 from ._training import Targets
 
 # With "auto", an output layer this wide or wider gets its own hash tables.
@@ -218,22 +218,9 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
                  n_iter_no_change=10, active_fraction=0.1, hash_family="srp",
                  bits_per_table=8, n_tables=32, bucket_size=128, bucket_policy="fifo",
                  selection="sketch", rerank_factor=2.0, wta_window=8, mips=False,
-                 refresh_interval=50,
-                 refresh_growth=1.5, hash_output="auto", inference="hashed",
+                 refresh_interval=50, refresh_growth=1.5, hash_output="auto", inference="hashed",
                  n_threads=None):
-        super().__init__(
-            hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
-            alpha=alpha, batch_size=batch_size, learning_rate_init=learning_rate_init,
-            max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol,
-            verbose=verbose, warm_start=warm_start, momentum=momentum,
-            early_stopping=early_stopping, validation_fraction=validation_fraction,
-            beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change, active_fraction=active_fraction,
-            hash_family=hash_family, bits_per_table=bits_per_table, n_tables=n_tables,
-            bucket_size=bucket_size, bucket_policy=bucket_policy, selection=selection,
-            rerank_factor=rerank_factor, wta_window=wta_window, mips=mips, refresh_interval=refresh_interval,
-            refresh_growth=refresh_growth, inference=inference, n_threads=n_threads)
-        self.hash_output = hash_output
+        _store_params(self, locals())
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], reset=reset,
@@ -402,20 +389,8 @@ class LSHMLPRegressor(RegressorMixin, BaseLSHMLP):
                  n_iter_no_change=10, active_fraction=0.1, hash_family="srp",
                  bits_per_table=8, n_tables=32, bucket_size=128, bucket_policy="fifo",
                  selection="sketch", rerank_factor=2.0, wta_window=8, mips=False,
-                 refresh_interval=50,
-                 refresh_growth=1.5, inference="hashed", n_threads=None):
-        super().__init__(
-            hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
-            alpha=alpha, batch_size=batch_size, learning_rate_init=learning_rate_init,
-            max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol,
-            verbose=verbose, warm_start=warm_start, momentum=momentum,
-            early_stopping=early_stopping, validation_fraction=validation_fraction,
-            beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
-            n_iter_no_change=n_iter_no_change, active_fraction=active_fraction,
-            hash_family=hash_family, bits_per_table=bits_per_table, n_tables=n_tables,
-            bucket_size=bucket_size, bucket_policy=bucket_policy, selection=selection,
-            rerank_factor=rerank_factor, wta_window=wta_window, mips=mips, refresh_interval=refresh_interval,
-            refresh_growth=refresh_growth, inference=inference, n_threads=n_threads)
+                 refresh_interval=50, refresh_growth=1.5, inference="hashed", n_threads=None):
+        _store_params(self, locals())
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], reset=reset,
