@@ -90,6 +90,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         "bucket_policy": [StrOptions({"fifo", "reservoir"})],
         "selection": [StrOptions({"topk", "union", "sketch"})],
         "rerank_factor": [Interval(Real, 1, None, closed="left")],
+        "explore_fraction": [Interval(Real, 0, 1, closed="left")],
         "wta_window": [Interval(Integral, 2, 1024, closed="both")],
         "mips": ["boolean"],
         "refresh_interval": [Interval(Integral, 1, None, closed="left")],
@@ -275,6 +276,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
             self._initialize(layer_units, plan, dtype)
         weights, rebuild = self._training_arrays(layer_units, plan)
         self._budgets = [b for b, _, _ in plan]
+        explore = [int(self.explore_fraction * b) if hashed else 0 for b, hashed, _ in plan]
         # hashed inference draws (random fill, union order) from this fixed seed, so a
         # fitted model predicts the same every time
         self._predict_seed = int(self._random_state.randint(0, 2**62, dtype=np.int64))
@@ -282,7 +284,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         self.n_threads_ = effective_n_threads(self.n_threads)
         trainer = Trainer(
             weights, self.intercepts_, self._hash_states, self._budgets,
-            self._candidates, self._optimizer_state, self._schedule, self._touched,
+            self._candidates, explore, self._optimizer_state, self._schedule, self._touched,
             dict(activation=self.activation, loss=self._loss_name(),
                  selection=self.selection, alpha=self.alpha,
                  learning_rate=self.learning_rate_init, beta_1=self.beta_1,

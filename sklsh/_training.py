@@ -85,6 +85,8 @@ class Trainer:
         Active units per example and layer.
     candidates : list of int
         Units the tables propose per example and layer, re-ranked down to the budget.
+    explore : list of int
+        Units of each budget drawn at random per training example (exploration).
     optimizer : dict
         Optimizer state (see ``sklsh._optimizers``), updated in place.
     schedule : dict
@@ -97,8 +99,8 @@ class Trainer:
         epsilon, momentum, refresh_growth, n_threads.
     """
 
-    def __init__(self, weights, biases, hashing, budgets, candidates, optimizer,
-                 schedule, touched, settings):
+    def __init__(self, weights, biases, hashing, budgets, candidates, explore,
+                 optimizer, schedule, touched, settings):
         self.weights, self.biases, self.hashing = weights, biases, hashing
         self.optimizer, self.schedule, self.touched = optimizer, schedule, touched
         self.settings = settings
@@ -107,7 +109,7 @@ class Trainer:
         self.network = Network(weights, biases, hashing, list(budgets),
                                settings["activation"], settings["loss"],
                                settings["selection"], list(candidates), self.grad_weights,
-                               self.grad_biases, touched)
+                               self.grad_biases, touched, list(explore))
         self.tally = Tally()
 
     def refresh(self, rng, full=False):

@@ -340,6 +340,8 @@ def test_grid_search_over_hash_parameters(digits):
     {"bucket_policy": "lifo"},
     {"selection": "random"},
     {"rerank_factor": 0.5},
+    {"explore_fraction": 1.0},
+    {"explore_fraction": -0.1},
     {"wta_window": 1},
     {"inference": "approximate"},
     {"n_threads": 0},
@@ -386,3 +388,23 @@ def test_small_buckets_train_without_crashing(run_isolated):
     """))
     assert result.returncode == 0 and "OK" in result.stdout, (
         f"exit {result.returncode}: {result.stderr[-2000:]}")
+
+
+def test_exploration_trains_units_the_tables_do_not_pick(digits):
+    """explore_fraction hands part of each training active set to random units: more
+    units receive gradients than without it; a dense network (nothing hashed) is not
+    affected at all."""
+    X, y = digits
+
+    def trained_units(**kw):
+        clf = small_clf(active_fraction=0.1, max_iter=2, **kw).fit(X, y)
+        return int((clf._touched[0] > 0).sum()), clf
+
+    plain, _ = trained_units(explore_fraction=0.0)
+    explored, clf = trained_units(explore_fraction=0.5)
+    assert explored > plain
+    assert all(np.isfinite(c).all() for c in clf.coefs_)
+    dense_a = small_clf(active_fraction=1.0, max_iter=2, explore_fraction=0.0).fit(X, y)
+    dense_b = small_clf(active_fraction=1.0, max_iter=2, explore_fraction=0.5).fit(X, y)
+    for a, b in zip(dense_a.coefs_, dense_b.coefs_):
+        np.testing.assert_array_equal(a, b)

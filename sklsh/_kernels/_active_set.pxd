@@ -13,7 +13,8 @@ cdef struct Scratch:
 
 cdef int select_active(const Layer *layer, const int *buckets,
                        const uint64_t *sketch, const int *forced, int n_forced,
-                       Scratch *s, uint64_t *rng, int *out) noexcept nogil
+                       int n_explore, Scratch *s, uint64_t *rng,
+                       int *out) noexcept nogil
 
 cdef int keep_largest(int *ids, floating *z, int n, int k, int n_fixed) noexcept nogil
 cdef void sort_by_id(int *ids, floating *z, int lo, int hi) noexcept nogil

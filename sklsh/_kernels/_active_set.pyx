@@ -134,7 +134,8 @@ cdef void union_of_buckets(const Layer *layer, const int *buckets, Scratch *s,
 
 cdef int select_active(const Layer *layer, const int *buckets,
                        const uint64_t *sketch, const int *forced, int n_forced,
-                       Scratch *s, uint64_t *rng, int *out) noexcept nogil:
+                       int n_explore, Scratch *s, uint64_t *rng,
+                       int *out) noexcept nogil:
     """Write the candidate unit ids to `out` and return how many; forced ones first.
 
     `out` holds max(candidates, n_forced) ids; the set has exactly that many.
@@ -144,6 +145,10 @@ cdef int select_active(const Layer *layer, const int *buckets,
     s.now += 1
     for f in range(n_forced):
         take(s, forced[f], out, &n)
+    tries = 4 * n_explore + 16
+    while n < n_forced + n_explore and n < k and tries > 0:
+        take(s, below(rng, units), out, &n)
+        tries -= 1
     if n < k:
         if layer.selection == TOPK:
             top_by_collisions(layer, buckets, s, k, out, &n)

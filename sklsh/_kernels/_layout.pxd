@@ -68,6 +68,7 @@ cdef struct Layer:
     int candidates          # units the tables propose (>= budget); the budget of
                             # them with the largest pre-activations stay active
     bint hashed
+    int explore             # random units kept active per example in training
     int selection
     void *W                 # (n_out, n_in): unit-major, each unit's fan-in contiguous
     void *b                 # (n_out,)

@@ -107,7 +107,7 @@ cdef class Network:
     def __init__(self, list weights, list biases, list hashing, list budgets,
                  str activation, str loss, str selection, list candidates=None,
                  list grad_weights=None,
-                 list grad_biases=None, list touched=None):
+                 list grad_biases=None, list touched=None, list explore=None):
         cdef int l, n_in, n_out, KL
         cdef Layer *L
         self.n_layers = len(weights)
@@ -143,6 +143,9 @@ cdef class Network:
             if not 1 <= L.budget <= n_out:
                 raise ValueError(f"budget {L.budget} outside [1, {n_out}]")
             L.candidates = L.budget if candidates is None else candidates[l]
+            L.explore = 0 if explore is None else explore[l]
+            if not 0 <= L.explore <= L.budget:
+                raise ValueError(f"explore {L.explore} outside [0, {L.budget}]")
             if not L.budget <= L.candidates <= n_out:
                 raise ValueError(f"candidates {L.candidates} outside [{L.budget}, {n_out}]")
             L.hashed = hashing[l] is not None
@@ -303,7 +306,7 @@ cdef double run_example(Network net, const floating *x, const int *x_ids, int x_
     cdef floating *in_delta
     cdef double value = 0
     cdef bint forced
-    cdef int n_forced
+    cdef int n_forced, n_explore
     w.tally[0] = w.tally[1] = w.tally[2] = 0
     for l in range(n_layers):
         L = &net.layers[l]
@@ -315,15 +318,16 @@ cdef double run_example(Network net, const floating *x, const int *x_ids, int x_
             if L.selection == SKETCH:
                 pack_sketch(&L.spec, &L.tables, w.codes, w.sketch)
                 w.tally[2] += <int64_t>L.n_out * L.tables.n_words
-            k = select_active(L, w.buckets, w.sketch, labels, n_forced, &w.scratch, rng,
-                              w.ids[l])
+            n_explore = L.explore if training else 0
+            k = select_active(L, w.buckets, w.sketch, labels, n_forced, n_explore,
+                              &w.scratch, rng, w.ids[l])
         else:
             k = L.n_out
         z = <floating *> w.act[l]
         forward(L, in_ids, in_val, in_n, in_dense, w.ids[l], k, z)
         w.tally[0] += <int64_t>k * (L.n_in if in_dense else in_n)
         if L.hashed:
-            k = keep_largest(w.ids[l], z, k, L.budget, n_forced)
+            k = keep_largest(w.ids[l], z, k, L.budget, min(n_forced + n_explore, k))
             if l < last:
                 sort_by_id(w.ids[l], z, 0, k)
         if l < last:
