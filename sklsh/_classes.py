@@ -5,7 +5,7 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import (_check_partial_fit_first_call,
                                       check_classification_targets, unique_labels)
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import column_or_1d, validate_data
 from sklearn.base import _fit_context
 
 from ._base import BaseLSHMLP, _store_params

@@ -52,16 +52,15 @@ class Targets:
 
 class Tally:
     """Work counted over a run: multiply-adds done and those of the dense network,
-    hashing operations (queries and table refreshes), examples."""
+    hashing operations (queries and table refreshes)."""
 
     def __init__(self):
-        self.macs = self.dense_macs = self.hash_ops = self.n_examples = 0
+        self.macs = self.dense_macs = self.hash_ops = 0
 
-    def add(self, macs, dense_macs, hash_ops, n_examples=0):
+    def add(self, macs, dense_macs, hash_ops):
         self.macs += macs
         self.dense_macs += dense_macs
         self.hash_ops += hash_ops
-        self.n_examples += n_examples
 
     @property
     def mult_fraction(self):
@@ -140,7 +139,7 @@ class Trainer:
         loss, macs, dense, hops = batch_gradients(
             self.network, *data.args(), rows, targets.label_ptr, targets.label_idx,
             targets.Y, _seed(rng), stamp, s["n_threads"])
-        self.tally.add(macs, dense, hops, len(rows))
+        self.tally.add(macs, dense, hops)
         _optimizers.step(
             self.optimizer, self.weights, self.biases, self.grad_weights,
             self.grad_biases, self.touched, stamp, batch_size=len(rows),
@@ -173,7 +172,7 @@ def hashed_output_scores(weights, biases, hashing, budgets, candidates, activati
                       selection, list(candidates))
     out = np.empty((data.n_samples, weights[-1].shape[0]), dtype=dtype)
     tally = Tally()
-    tally.add(*hashed_scores(network, *data.args(), out, seed, n_threads), data.n_samples)
+    tally.add(*hashed_scores(network, *data.args(), out, seed, n_threads))
     return out, tally
 
 
