@@ -10,7 +10,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, is_classifier
+from sklearn.base import BaseEstimator, _fit_context, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
@@ -184,7 +184,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
                 f"{available / 2**30:.1f} GiB of memory this machine has. Reduce "
                 "bits_per_table, n_tables or bucket_size, or the layer sizes.")
 
-    def _initialize(self, layer_units, plan, dtype):
+    def _initialize(self, layer_units, dtype):
         rng = self._random_state
         self.n_iter_ = 0
         self.t_ = 0
@@ -256,6 +256,26 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         return weights, rebuild
 
     # ------------------------------------------------------------------ fitting
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Fit the model to data matrix X and target(s) y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data. float32 data trains a float32 network.
+
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The target values: class labels (classifier), or real values, one column
+            per output (regressor).
+
+        Returns
+        -------
+        self : object
+            Trained model.
+        """
+        return self._fit(X, y, incremental=False)
+
     def _fit(self, X, y, incremental=False):
         hidden = self._hidden_sizes()
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
@@ -273,7 +293,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         self._random_state = check_random_state(self.random_state)
         if first_pass:
             self._check_memory(layer_units, plan, np.dtype(dtype).itemsize)
-            self._initialize(layer_units, plan, dtype)
+            self._initialize(layer_units, dtype)
         weights, rebuild = self._training_arrays(layer_units, plan)
         self._budgets = [b for b, _, _ in plan]
         explore = [int(self.explore_fraction * b) if hashed else 0 for b, hashed, _ in plan]
@@ -423,12 +443,11 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         dtype = self.coefs_[0].dtype
         X = X.astype(dtype, copy=False)
         if self.inference == "hashed" and any(h is not None for h in self._hash_states):
-            scores, tally = hashed_output_scores(
+            return hashed_output_scores(
                 [np.ascontiguousarray(c.T) for c in self.coefs_],
                 [np.ascontiguousarray(i) for i in self.intercepts_], self._hash_states,
                 self._budgets, self._candidates, self.activation, self.selection, X,
                 self._predict_seed, effective_n_threads(self.n_threads))
-            return scores
         out = []
         for start in range(0, X.shape[0], PREDICT_CHUNK):
             a = X[start:start + PREDICT_CHUNK]

@@ -282,25 +282,6 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
         return bool(self.hash_output)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
-        """Fit the model to data matrix X and target(s) y.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data. float32 data trains a float32 network.
-
-        y : array-like of shape (n_samples,)
-            The target values (class labels).
-
-        Returns
-        -------
-        self : object
-            Trained model.
-        """
-        return self._fit(X, y, incremental=False)
-
-    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None):
         """Update the model with a single epoch over the given data.
 
@@ -416,25 +397,6 @@ class LSHMLPRegressor(RegressorMixin, BaseLSHMLP):
 
     def _loss_name(self):
         return "squared"
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
-        """Fit the model to data matrix X and target(s) y.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data. float32 data trains a float32 network.
-
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            The target values.
-
-        Returns
-        -------
-        self : object
-            Trained model.
-        """
-        return self._fit(X, y, incremental=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y):

@@ -164,16 +164,14 @@ def hashed_output_scores(weights, biases, hashing, budgets, candidates, activati
     -------
     scores : ndarray of shape (n_samples, n_outputs)
         Pre-activations; -inf where an output was not in the example's active set.
-    tally : Tally
     """
     dtype = weights[0].dtype
     data = KernelInput(X, dtype)
     network = Network(weights, biases, hashing, list(budgets), activation, "softmax",
                       selection, list(candidates))
     out = np.empty((data.n_samples, weights[-1].shape[0]), dtype=dtype)
-    tally = Tally()
-    tally.add(*hashed_scores(network, *data.args(), out, seed, n_threads))
-    return out, tally
+    hashed_scores(network, *data.args(), out, seed, n_threads)
+    return out
 
 
 def _seed(rng):
