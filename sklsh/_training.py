@@ -123,13 +123,8 @@ class Trainer:
             changed = np.flatnonzero(self.touched[l] > last)
             rebuild = full or 2 * changed.size > n_units
             units = (rng.permutation(n_units) if rebuild else changed).astype(np.int64)
-            codes = None
-            if h["family"] == "srp":
-                codes = srp_key_codes(self.weights[l], self.biases[l], h, units, rebuild)
-                self.tally.add(0, 0, codes.size * (self.weights[l].shape[1] + 1))
-            ops = refresh_tables(self.network, l, units, rebuild, _seed(rng), n_threads,
-                                 codes)
-            self.tally.add(0, 0, ops)
+            self.tally.add(0, 0, rehash(self.network, l, self.weights[l], self.biases[l],
+                                        h, units, rebuild, _seed(rng), n_threads))
         self.schedule["last"] = self.schedule["batches"]
 
     def batch(self, data, targets, rows, rng, max_interval):
@@ -154,6 +149,33 @@ class Trainer:
             self.schedule["interval"] = max(interval, 1)
             self.schedule["next"] = stamp + int(round(self.schedule["interval"]))
         return loss
+
+
+def rehash(network, layer, W, b, state, units, full, seed, n_threads):
+    """Re-hash `units` of a hashed layer into its tables (see ``refresh_tables``);
+    SRP codes come from one BLAS product. Returns the hashing operations spent.
+
+    Parameters
+    ----------
+    network : Network
+        The kernels' view of the layers; its layer `layer` reads `W`, `b`, `state`.
+    layer : int
+    W : ndarray of shape (n_units, n_in)
+    b : ndarray of shape (n_units,)
+    state : dict
+        The layer's hash state.
+    units : ndarray of int64
+        All units in insertion order when `full`, else those that changed.
+    full : bool
+    seed : int
+    n_threads : int
+    """
+    codes = None
+    ops = 0
+    if state["family"] == "srp":
+        codes = srp_key_codes(W, b, state, units, full)
+        ops = codes.size * (W.shape[1] + 1)
+    return ops + refresh_tables(network, layer, units, full, seed, n_threads, codes)
 
 
 def hashed_output_scores(weights, biases, hashing, budgets, candidates, activation,

@@ -301,7 +301,7 @@ def test_gradients_through_hashed_layers(activation, hash_output, sparse):
     flow through the sparse active sets are those of that masked network. A hashed
     output layer takes a softmax over its active outputs, the labels forced in."""
     from sklsh._hashing import make_hash_state
-    from sklsh._kernels._network import refresh_tables
+    from sklsh._training import rehash
     rng = np.random.RandomState(9)
     sizes, budgets = (5, 20, 12, 8), [6, 4, 3 if hash_output else 8]
     W = [rng.normal(0, 0.8, (o, i)) for i, o in zip(sizes[:-1], sizes[1:])]
@@ -318,7 +318,8 @@ def test_gradients_through_hashed_layers(activation, hash_output, sparse):
                   list(sizes[1:]), gW, gb, touched)
     for l, h in enumerate(hashed):
         if h:
-            refresh_tables(net, l, np.arange(sizes[l + 1], dtype=np.int64), True, 3, 1)
+            rehash(net, l, W[l], b[l], states[l], np.arange(sizes[l + 1], dtype=np.int64),
+                   True, 3, 1)
     X = rng.normal(size=(6, sizes[0]))
     X[rng.rand(*X.shape) < 0.3] = 0
     labels = rng.randint(sizes[-1], size=6)

@@ -2,7 +2,7 @@
 
 A layer with hash tables picks, per example, a budget of units that should contain
 the units with the largest pre-activations. These tests build hashed layers directly
-on the kernels (``make_hash_state``, ``refresh_tables``, ``hashed_scores``): the
+on the kernels (``make_hash_state``, ``rehash``, ``hashed_scores``): the
 finite entries of ``hashed_scores``' output are exactly an example's active set.
 
 In-process tests give the tables room for every unit a query can gather
@@ -17,8 +17,8 @@ import pytest
 import scipy.sparse as sp
 
 from sklsh._hashing import make_hash_state
-from sklsh._kernels._network import (Network, batch_gradients, hashed_scores,
-                                     refresh_tables)
+from sklsh._kernels._network import Network, batch_gradients, hashed_scores
+from sklsh._training import rehash
 
 N_UNITS, DIM, N_QUERIES, BUDGET = 500, 32, 200, 25
 
@@ -37,8 +37,8 @@ def build(W, b, *, family="srp", mips=False, selection="topk", policy="fifo", bi
     net = Network([W], [b], [state], [budget], "relu", "softmax", selection,
                   None if candidates is None else [candidates], [np.zeros_like(W)],
                   [np.zeros_like(b)], [np.zeros(n_units, dtype=np.int32)])
-    refresh_tables(net, 0, rng.permutation(n_units).astype(np.int64), True,
-                   seed + 1000, 1)
+    rehash(net, 0, W, b, state, rng.permutation(n_units).astype(np.int64), True,
+           seed + 1000, 1)
     return net, state
 
 
@@ -252,7 +252,8 @@ def _two_layer_problem(selection):
     touched = [np.zeros(w.shape[0], dtype=np.int32) for w in W]
     net = Network(W, b, [state, None], [12, n_out], "tanh", "softmax", selection,
                   [20, n_out], gW, gb, touched)
-    refresh_tables(net, 0, rng.permutation(n_hidden).astype(np.int64), True, 1, 1)
+    rehash(net, 0, W[0], b[0], state, rng.permutation(n_hidden).astype(np.int64), True,
+           1, 1)
     X = rng.normal(size=(n, n_in))
     label_ptr = np.arange(n + 1, dtype=np.int64)
     label_idx = rng.randint(n_out, size=n).astype(np.int32)
@@ -336,7 +337,7 @@ def test_bucket_policies(policy):
     order = rng.permutation(n_units).astype(np.int64)
     early, kept = 0, 0
     for seed in range(40):
-        refresh_tables(net, 0, order, True, seed, 1)
+        rehash(net, 0, W, b, state, order, True, seed, 1)
         offered = _offered(state, order)
         assert sum(len(v) for v in offered.values()) == n_units
         for bucket in range(4):
@@ -381,14 +382,16 @@ def test_incremental_refresh_matches_a_rebuild(family):
         return net, state
 
     net, state = layer(W, b)
-    refresh_tables(net, 0, np.arange(n_units, dtype=np.int64), True, 0, 1)
+    rehash(net, 0, W, b, state, np.arange(n_units, dtype=np.int64), True, 0, 1)
     changed = rng.choice(n_units, 40, replace=False).astype(np.int64)
     W[changed] = rng.normal(size=(40, DIM))     # the network reads W in place
     b[changed] = rng.normal(size=40)
-    refresh_tables(net, 0, changed, False, 0, 1)
+    rehash(net, 0, W, b, state, changed, False, 0, 1)
 
-    fresh_net, fresh = layer(W.copy(), b.copy())
-    refresh_tables(fresh_net, 0, np.arange(n_units, dtype=np.int64), True, 0, 1)
+    W_fresh, b_fresh = W.copy(), b.copy()
+    fresh_net, fresh = layer(W_fresh, b_fresh)
+    rehash(fresh_net, 0, W_fresh, b_fresh, fresh, np.arange(n_units, dtype=np.int64),
+           True, 0, 1)
     np.testing.assert_array_equal(state["home"], fresh["home"])
     assert (state["home"][changed] != -1).all()
     for t in range(6):
@@ -405,7 +408,8 @@ def test_small_buckets_do_not_overflow_the_workspace(run_isolated):
     result = run_isolated(textwrap.dedent("""
         import numpy as np
         from sklsh._hashing import make_hash_state
-        from sklsh._kernels._network import Network, hashed_scores, refresh_tables
+        from sklsh._kernels._network import Network, hashed_scores
+        from sklsh._training import rehash
         rng = np.random.RandomState(2)
         n_units, dim, budget = 500, 32, 25
         W, b = rng.normal(size=(n_units, dim)), rng.normal(size=n_units)
@@ -415,7 +419,7 @@ def test_small_buckets_do_not_overflow_the_workspace(run_isolated):
         net = Network([W], [b], [state], [budget], "relu", "softmax", "topk", None,
                       [np.zeros_like(W)], [np.zeros_like(b)],
                       [np.zeros(n_units, dtype=np.int32)])
-        refresh_tables(net, 0, np.arange(n_units, dtype=np.int64), True, 1, 1)
+        rehash(net, 0, W, b, state, np.arange(n_units, dtype=np.int64), True, 1, 1)
         Q = rng.normal(size=(200, dim))
         for _ in range(3):
             out = np.empty((200, n_units))
@@ -426,3 +430,13 @@ def test_small_buckets_do_not_overflow_the_workspace(run_isolated):
     """))
     assert result.returncode == 0 and "OK" in result.stdout, (
         f"exit {result.returncode}: {result.stderr[-2000:]}")
+
+
+def test_srp_tables_need_the_codes_from_blas():
+    """SRP keys are hashed in one place (a BLAS product in ``rehash``): the kernel
+    refuses to refresh an SRP layer without them instead of guessing."""
+    from sklsh._kernels._network import refresh_tables
+    W, b, _ = dense_problem(0)
+    net, _ = build(W, b)
+    with pytest.raises(ValueError, match="codes must be given"):
+        refresh_tables(net, 0, np.arange(N_UNITS, dtype=np.int64), True, 0, 1)

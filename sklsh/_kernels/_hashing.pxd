@@ -6,8 +6,8 @@ cdef int64_t query_buckets(const HashSpec *s, const int *ids, const floating *va
                            int n, bint dense, int *codes, floating *acc,
                            int *buckets) noexcept nogil
 
-cdef void key_buckets(const HashSpec *s, const floating *w, floating bias, double scale,
-                      int *codes, floating *acc, int *buckets) noexcept nogil
+cdef void key_buckets(const HashSpec *s, const floating *w, int *codes,
+                      floating *acc, int *buckets) noexcept nogil
 
 cdef void pack_sketch(const HashSpec *s, const Tables *T, const int *codes,
                       uint64_t *sketch) noexcept nogil

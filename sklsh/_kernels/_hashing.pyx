@@ -8,16 +8,18 @@ functions, and the K codes of each table are packed into its bucket id.
 SRP (signed random projections) ranks by angle; with ``mips`` the keys are scaled to
 norm <= 1 and given the extra coordinate sqrt(1 - |k|^2) that the query lacks, so the
 angle to the query follows the inner product (Neyshabur & Srebro's simple LSH). The
-bias rides along as a constant-1 query coordinate, so units rank by w.x + b.
+bias rides along as a constant-1 query coordinate, so units rank by w.x + b. SRP
+keys are one matrix product for a whole layer, which ``sklsh._hashing.srp_key_codes``
+has BLAS do; only WTA keys are hashed here.
 WTA hashes the argmax position within windows of a random permutation; DWTA does so
 over the non-zeros only and lets empty windows borrow a code (densification).
 """
-from libc.math cimport sqrt, INFINITY
+from libc.math cimport INFINITY
 from libc.stdint cimport int64_t, uint64_t
 from cython cimport floating
 
 from ._layout cimport HashSpec, Tables, SRP, WTA, DWTA
-from ._vec cimport axpy, dot
+from ._vec cimport axpy
 from ._random cimport stream, splitmix64
 
 cdef uint64_t GOLDEN = <uint64_t>0x9E3779B97F4A7C15
@@ -127,26 +129,13 @@ cdef int64_t query_buckets(const HashSpec *s, const int *ids, const floating *va
     return ops
 
 
-cdef void key_buckets(const HashSpec *s, const floating *w, floating bias, double scale,
-                      int *codes, floating *acc, int *buckets) noexcept nogil:
-    """Bucket ids of one unit, from its weights `w[:dim]` and bias."""
-    cdef int KL = s.n_tables * s.n_hashes, e, i
-    cdef const floating *P = <const floating *> s.proj
-    cdef double sq, extra
-    if s.family == SRP:
-        for e in range(KL):
-            acc[e] = bias * P[s.dim * KL + e]
-        for i in range(s.dim):
-            if w[i] != 0:
-                axpy(w[i], P + i * KL, acc, KL)
-        if s.mips:
-            sq = (dot(w, w, s.dim) + bias * bias) * scale * scale
-            extra = sqrt(1.0 - sq) if sq < 1.0 else 0.0
-            for e in range(KL):
-                acc[e] = <floating>(acc[e] * scale + extra * P[(s.dim + 1) * KL + e])
-        srp_signs(s, acc, codes)
-    else:
-        wta_codes(s, NULL, w, s.dim, True, s.family == DWTA, codes, acc)
+cdef void key_buckets(const HashSpec *s, const floating *w, int *codes,
+                      floating *acc, int *buckets) noexcept nogil:
+    """Bucket ids of one unit of a WTA/DWTA layer, from its weights `w[:dim]`.
+
+    (SRP keys are one matrix product for the whole layer, done by BLAS in
+    ``sklsh._hashing.srp_key_codes``; their codes come in ready.)"""
+    wta_codes(s, NULL, w, s.dim, True, s.family == DWTA, codes, acc)
     pack(s, codes, buckets)
 
 

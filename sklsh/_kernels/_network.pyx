@@ -13,7 +13,7 @@ cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport prange, parallel
 from libc.stdlib cimport malloc, calloc, free
-from libc.math cimport INFINITY, sqrt
+from libc.math cimport INFINITY
 from libc.stdint cimport int64_t, uint64_t
 
 from ._layout cimport (Layer, HashSpec, Tables, SRP, WTA, DWTA, FIFO, RESERVOIR, TOPK,
@@ -22,7 +22,6 @@ from ._hashing cimport query_buckets, key_buckets, pack_sketch, pack
 from ._tables cimport clear, insert, remove
 from ._active_set cimport Scratch, select_active, keep_largest, sort_by_id
 from ._propagate cimport forward, activate, output_delta, backward
-from ._vec cimport dot
 from ._random cimport stream
 
 cnp.import_array()
@@ -541,10 +540,10 @@ def hashed_scores(Network net, const floating[:, ::1] X, const floating[::1] dat
     return macs, dense_macs, hash_ops
 
 
-cdef void _rehash(Layer *L, const floating *W, const floating *b, const int64_t *units,
-                  Py_ssize_t n, int *out, double scale, int n_threads,
-                  int *failed) noexcept nogil:
-    """Bucket ids of the given units, into out[u * L + t] (# OUT out)."""
+cdef void _rehash(Layer *L, const floating *W, const int64_t *units, Py_ssize_t n,
+                  int *out, int n_threads, int *failed) noexcept nogil:
+    """Bucket ids of the given units of a WTA/DWTA layer, into out[u * L + t], and
+    their sketches (# OUT out, L.tables.sketch)."""
     cdef Py_ssize_t u
     cdef int KL = L.spec.n_tables * L.spec.n_hashes
     cdef int *codes
@@ -559,34 +558,22 @@ cdef void _rehash(Layer *L, const floating *W, const floating *b, const int64_t 
             if codes == NULL or acc == NULL:
                 continue
             j = units[u]
-            key_buckets(&L.spec, W + j * L.n_in, b[j], scale, codes, acc,
-                        out + u * L.spec.n_tables)
+            key_buckets(&L.spec, W + j * L.n_in, codes, acc, out + u * L.spec.n_tables)
             pack_sketch(&L.spec, &L.tables, codes, L.tables.sketch + j * L.tables.n_words)
         free(codes)
         free(acc)
-
-
-cdef double _largest_norm(const Layer *L, const floating *W, const floating *b) noexcept nogil:
-    cdef int j
-    cdef double sq, best = 0
-    for j in range(L.n_out):
-        sq = dot(W + <Py_ssize_t>j * L.n_in, W + <Py_ssize_t>j * L.n_in, L.n_in) + b[j] * b[j]
-        if sq > best:
-            best = sq
-    return sqrt(best)
 
 
 def refresh_tables(Network net, int layer, const int64_t[::1] units, bint full,
                    uint64_t seed, int n_threads, const int[:, ::1] codes=None):
     """Re-hash `units` of a hashed layer into its tables and sketches.
 
-    With `full`, the tables are emptied first, the MIPS scale is recomputed from the
-    largest key norm, and `units` (all of the layer's units, in the order they are to
-    be inserted, which matters for FIFO buckets) are inserted afresh. Otherwise each
-    unit leaves the buckets it was in and enters its new ones. `codes`, when given,
-    are the units' K * L codes computed by the caller (SRP keys are one matrix
-    product, which BLAS does far faster); the caller then owns the MIPS scale.
-    Returns the hashing operations spent here.
+    With `full`, the tables are emptied first and `units` (all of the layer's units,
+    in the order they are to be inserted, which matters for FIFO buckets) are inserted
+    afresh. Otherwise each unit leaves the buckets it was in and enters its new ones.
+    An SRP layer's `codes` (the units' K * L codes) must be given: they are one matrix
+    product, which ``sklsh._training.rehash`` has BLAS do, MIPS scale included. A WTA
+    or DWTA layer's codes are computed here. Returns the hashing operations spent here.
     """
     if not net.trainable:
         raise ValueError("this network was built for inference only")
@@ -596,7 +583,6 @@ def refresh_tables(Network net, int layer, const int64_t[::1] units, bint full,
     cdef Py_ssize_t u, e, n = units.shape[0]
     cdef int t, nt = L.spec.n_tables, old, new
     cdef int64_t j
-    cdef double norm
     cdef uint64_t rng = stream(seed, 0)
     cdef int[::1] failed = np.zeros(1, dtype=np.int32)
     units_arr = np.asarray(units)
@@ -607,6 +593,8 @@ def refresh_tables(Network net, int layer, const int64_t[::1] units, bint full,
     if n_threads < 1:
         raise ValueError("n_threads must be positive")
     cdef int KL = nt * L.spec.n_hashes
+    if L.spec.family == SRP and codes is None:
+        raise ValueError("an SRP layer's codes must be given (sklsh._training.rehash)")
     if codes is not None and (codes.shape[0] != n or codes.shape[1] != KL):
         raise ValueError(f"codes must have shape ({n}, {KL})")
     if codes is not None and n and (np.min(codes) < 0
@@ -621,19 +609,11 @@ def refresh_tables(Network net, int layer, const int64_t[::1] units, bint full,
                 pack(&L.spec, &codes[u, 0], bp + u * nt)
                 pack_sketch(&L.spec, &L.tables, &codes[u, 0],
                             L.tables.sketch + up[u] * L.tables.n_words)
-        elif full:
+        elif n:
             if net.is_float:
-                norm = _largest_norm(L, <float *> L.W, <float *> L.b)
+                _rehash(L, <float *> L.W, up, n, bp, n_threads, &failed[0])
             else:
-                norm = _largest_norm(L, <double *> L.W, <double *> L.b)
-            L.tables.scale[0] = 1.0 / norm if norm > 0 else 1.0
-        if n and codes is None:
-            if net.is_float:
-                _rehash(L, <float *> L.W, <float *> L.b, up, n, bp,
-                        L.tables.scale[0], n_threads, &failed[0])
-            else:
-                _rehash(L, <double *> L.W, <double *> L.b, up, n, bp,
-                        L.tables.scale[0], n_threads, &failed[0])
+                _rehash(L, <double *> L.W, up, n, bp, n_threads, &failed[0])
         if not failed[0]:
             if full:
                 clear(&L.tables, nt, L.n_out)
@@ -657,6 +637,4 @@ def refresh_tables(Network net, int layer, const int64_t[::1] units, bint full,
         raise MemoryError("could not allocate the hashing buffers")
     if codes is not None:
         return n * KL
-    if L.spec.family == SRP:
-        return n * (L.n_in + 1) * nt * L.spec.n_hashes
     return n * L.spec.n_perms * L.n_in
