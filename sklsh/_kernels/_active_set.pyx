@@ -26,10 +26,23 @@ cdef inline bint take(Scratch *s, int j, int *out, int *n) noexcept nogil:
     return True
 
 
+cdef inline int threshold(const int *hist, int levels, int need,
+                          int *at_threshold) noexcept nogil:
+    """The score t such that the candidates scoring above t are fewer than `need` and
+    those scoring t or more are not (hist[c]: candidates of score c, 0..levels);
+    `at_threshold` gets how many of those at exactly t complete `need`."""
+    cdef int t = levels, above = 0
+    while t > 0 and above + hist[t] < need:
+        above += hist[t]
+        t -= 1
+    at_threshold[0] = need - above
+    return t
+
+
 cdef void top_by_collisions(const Layer *layer, const int *buckets, Scratch *s,
                             int k, int *out, int *n) noexcept nogil:
     cdef const Tables *T = &layer.tables
-    cdef int L = layer.spec.n_tables, t, e, j, c, n_cand = 0, need, thr, above
+    cdef int L = layer.spec.n_tables, t, e, j, c, n_cand = 0, need, thr
     cdef int64_t slot
     for t in range(L):
         slot = <int64_t>t * T.n_buckets + buckets[t]
@@ -54,12 +67,7 @@ cdef void top_by_collisions(const Layer *layer, const int *buckets, Scratch *s,
         s.hist[c] = 0
     for e in range(n_cand):
         s.hist[s.count[s.cand[e]]] += 1
-    thr = L
-    above = 0
-    while thr > 1 and above + s.hist[thr] < need:
-        above += s.hist[thr]
-        thr -= 1
-    need -= above               # how many to take at exactly `thr`
+    thr = threshold(s.hist, L, need, &need)
     for e in range(n_cand):
         j = s.cand[e]
         c = s.count[j]
@@ -75,11 +83,8 @@ cdef void take_ranked(Scratch *s, int n_units, int levels, int k, int *out, int 
     """Take the k - n units of highest score (count[j], 0..levels, set for every unit
     not yet taken; hist counts them per score). Ties at the threshold go in a cyclic
     order from a random start, so no unit id is favoured."""
-    cdef int thr = levels, above = 0, need = k - n[0], e, j, c, start
-    while thr > 0 and above + s.hist[thr] < need:
-        above += s.hist[thr]
-        thr -= 1
-    need -= above
+    cdef int need, e, j, c, start
+    cdef int thr = threshold(s.hist, levels, k - n[0], &need)
     start = below(rng, n_units)
     for e in range(n_units):
         j = start + e
