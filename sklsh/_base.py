@@ -351,6 +351,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
             batch_size = int(np.clip(self.batch_size, 1, n_train))
         n_batches = -(-n_train // batch_size)
         data = KernelInput(X, self.coefs_[0].dtype)
+        trainer.prepare(data)
         try:
             for _ in range(self.max_iter):
                 start = time.perf_counter()

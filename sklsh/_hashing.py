@@ -8,6 +8,7 @@ current bucket, the MIPS scale). Being plain arrays it pickles and memory-maps.
 import math
 
 import numpy as np
+from sklearn.utils.extmath import safe_sparse_dot
 
 FAMILIES = ("srp", "wta", "dwta")
 
@@ -147,4 +148,27 @@ def srp_key_codes(W, b, state, units, full):
         s = state["scale"][0]
         extra = np.sqrt(np.maximum(0.0, 1.0 - s * s * sq)).astype(proj.dtype)
         proj = proj * proj.dtype.type(s) + extra[:, None] * P[d + 1]
+    return (proj > 0).astype(np.int32)
+
+
+def srp_query_codes(X, state):
+    """SRP codes of the rows of X as queries of a layer: one BLAS matrix product.
+
+    The query's bias coordinate is 1 and its MIPS coordinate 0, and a code is 1 where
+    the projection is positive, as in the kernels' own query hashing.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n_samples, n_in)
+    state : dict
+        The layer's SRP hash state.
+
+    Returns
+    -------
+    codes : ndarray of shape (n_samples, n_codes), dtype int32
+    """
+    P = state["projections"]
+    d = X.shape[1]
+    proj = np.asarray(safe_sparse_dot(X, P[:d], dense_output=True))
+    proj += P[d]
     return (proj > 0).astype(np.int32)

@@ -6,15 +6,24 @@ model is the arrays.
 """
 import numpy as np
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from . import _optimizers
-from ._hashing import srp_key_codes
-from ._kernels._network import Network, batch_gradients, hashed_scores, refresh_tables
+from ._hashing import srp_key_codes, srp_query_codes
+from ._kernels._network import (Network, batch_gradients, hashed_scores, pack_codes,
+                                refresh_tables)
+
+# Rows whose first-layer projections are computed at once (memory: rows x codes floats)
+QUERY_CHUNK = 4096
 
 
 class KernelInput:
     """X as the kernels read it: a C-contiguous dense array or a CSR triplet with
-    int32 column indices and int64 row pointers. Never a copy when X already is one."""
+    int32 column indices and int64 row pointers. Never a copy when X already is one.
+
+    ``q_buckets`` and ``q_sketch`` may hold the first layer's packed query codes of
+    every row (see :func:`first_layer_queries`); with no rows the kernels hash the
+    queries themselves."""
 
     def __init__(self, X, dtype):
         if sp.issparse(X):
@@ -32,9 +41,53 @@ class KernelInput:
             self.data = np.empty(0, dtype=dtype)
             self.indices = np.empty(0, dtype=np.int32)
             self.indptr = np.zeros(1, dtype=np.int64)
+        self.q_buckets = np.empty((0, 0), dtype=np.int32)
+        self.q_sketch = np.empty((0, 0), dtype=np.uint64)
+
+    def rows(self, start, stop):
+        """Rows start:stop as an array or CSR matrix (no copy of the data)."""
+        if not self.sparse:
+            return self.dense[start:stop]
+        lo, hi = self.indptr[start], self.indptr[stop]
+        return sp.csr_matrix((self.data[lo:hi], self.indices[lo:hi],
+                              self.indptr[start:stop + 1] - lo),
+                             shape=(stop - start, self.dense.shape[1]))
 
     def args(self):
-        return self.dense, self.data, self.indices, self.indptr, self.sparse
+        return (self.dense, self.data, self.indices, self.indptr, self.sparse,
+                self.q_buckets, self.q_sketch)
+
+
+def first_layer_queries(network, state, data, n_threads):
+    """Hash every row of `data` under the first layer's SRP functions, once, into
+    ``data.q_buckets`` and ``data.q_sketch``: a query depends on its example alone,
+    and one BLAS product per chunk of rows costs far less than hashing each example
+    again in every epoch. WTA and DWTA queries, cheap to hash, are left to the
+    kernels. Returns the hashing operations spent.
+
+    Parameters
+    ----------
+    network : Network
+    state : dict or None
+        The first layer's hash state (None: the layer is dense).
+    data : KernelInput
+    n_threads : int
+        Threads BLAS may use.
+    """
+    if state is None or state["family"] != "srp":
+        return 0
+    n = data.n_samples
+    codes_per_row = state["n_tables"] * state["n_hashes"]
+    data.q_buckets = np.empty((n, state["n_tables"]), dtype=np.int32)
+    data.q_sketch = np.empty((n, state["sketch"].shape[1]), dtype=np.uint64)
+    with threadpool_limits(limits=n_threads, user_api="blas"):
+        for start in range(0, n, QUERY_CHUNK):
+            stop = min(start + QUERY_CHUNK, n)
+            codes = srp_query_codes(data.rows(start, stop), state)
+            data.q_buckets[start:stop], data.q_sketch[start:stop] = pack_codes(
+                network, 0, codes)
+    n_inputs = data.data.size if data.sparse else data.dense.size
+    return n_inputs * codes_per_row
 
 
 class Targets:
@@ -110,6 +163,11 @@ class Trainer:
                                settings["selection"], list(candidates), self.grad_weights,
                                self.grad_biases, touched, list(explore))
         self.tally = Tally()
+
+    def prepare(self, data):
+        """Hash the first layer's queries of `data` once for all its batches."""
+        self.tally.add(0, 0, first_layer_queries(self.network, self.hashing[0], data,
+                                                 self.settings["n_threads"]))
 
     def refresh(self, rng, full=False):
         """Re-hash the units of every hashed layer whose weights changed since the last
@@ -191,6 +249,7 @@ def hashed_output_scores(weights, biases, hashing, budgets, candidates, activati
     data = KernelInput(X, dtype)
     network = Network(weights, biases, hashing, list(budgets), activation, "softmax",
                       selection, list(candidates))
+    first_layer_queries(network, hashing[0], data, n_threads)
     out = np.empty((data.n_samples, weights[-1].shape[0]), dtype=dtype)
     hashed_scores(network, *data.args(), out, seed, n_threads)
     return out

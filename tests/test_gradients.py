@@ -11,6 +11,7 @@ import pytest
 import scipy.sparse as sp
 
 from sklsh._kernels._network import Network, batch_gradients
+from sklsh._training import KernelInput
 
 SIZES = (5, 7, 4, 3)                # inputs, two hidden layers, outputs
 ACTIVATIONS = ("relu", "tanh", "logistic", "identity")
@@ -66,14 +67,8 @@ def make_network(p, activation):
 
 
 def input_args(X, sparse):
-    """X as batch_gradients reads it: (X, data, indices, indptr, sparse)."""
-    dtype = X.dtype
-    if not sparse:
-        return (np.ascontiguousarray(X), np.empty(0, dtype=dtype),
-                np.empty(0, dtype=np.int32), np.zeros(1, dtype=np.int64), False)
-    A = sp.csr_matrix(X)
-    return (np.empty((0, X.shape[1]), dtype=dtype), A.data.astype(dtype),
-            A.indices.astype(np.int32), A.indptr.astype(np.int64), True)
+    """X as batch_gradients reads it (the kernels hash the queries themselves)."""
+    return KernelInput(sp.csr_matrix(X) if sparse else X, X.dtype).args()
 
 
 def run_batch(net, p, sparse, rows=ROWS, stamp=1, n_threads=1, seed=123):

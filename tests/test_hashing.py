@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from sklsh._hashing import make_hash_state
 from sklsh._kernels._network import Network, batch_gradients, hashed_scores
-from sklsh._training import rehash
+from sklsh._training import KernelInput, first_layer_queries, rehash
 
 N_UNITS, DIM, N_QUERIES, BUDGET = 500, 32, 200, 25
 
@@ -43,13 +43,8 @@ def build(W, b, *, family="srp", mips=False, selection="topk", policy="fifo", bi
 
 
 def kernel_input(Q, sparse):
-    """(X, data, indices, indptr, sparse) as the kernels read Q."""
-    if sparse:
-        A = sp.csr_matrix(Q)
-        return (np.empty((0, Q.shape[1]), dtype=Q.dtype), A.data.astype(Q.dtype),
-                A.indices.astype(np.int32), A.indptr.astype(np.int64), True)
-    return (np.ascontiguousarray(Q), np.empty(0, dtype=Q.dtype),
-            np.empty(0, dtype=np.int32), np.zeros(1, dtype=np.int64), False)
+    """Q as the kernels read it (they hash the queries themselves)."""
+    return KernelInput(sp.csr_matrix(Q) if sparse else Q, Q.dtype).args()
 
 
 def scores(net, Q, *, n_units=N_UNITS, sparse=False, seed=5, n_threads=1):
@@ -409,7 +404,7 @@ def test_small_buckets_do_not_overflow_the_workspace(run_isolated):
         import numpy as np
         from sklsh._hashing import make_hash_state
         from sklsh._kernels._network import Network, hashed_scores
-        from sklsh._training import rehash
+        from sklsh._training import KernelInput, rehash
         rng = np.random.RandomState(2)
         n_units, dim, budget = 500, 32, 25
         W, b = rng.normal(size=(n_units, dim)), rng.normal(size=n_units)
@@ -423,8 +418,7 @@ def test_small_buckets_do_not_overflow_the_workspace(run_isolated):
         Q = rng.normal(size=(200, dim))
         for _ in range(3):
             out = np.empty((200, n_units))
-            hashed_scores(net, Q, np.empty(0), np.empty(0, np.int32),
-                          np.zeros(1, np.int64), False, out, 5, 1)
+            hashed_scores(net, *KernelInput(Q, Q.dtype).args(), out, 5, 1)
             assert (np.isfinite(out).sum(axis=1) == budget).all()
         print("OK")
     """))
@@ -440,3 +434,44 @@ def test_srp_tables_need_the_codes_from_blas():
     net, _ = build(W, b)
     with pytest.raises(ValueError, match="codes must be given"):
         refresh_tables(net, 0, np.arange(N_UNITS, dtype=np.int64), True, 0, 1)
+
+
+# ------------------------------------------------------------ precomputed queries
+@pytest.mark.parametrize("selection", ["topk", "union", "sketch"])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_precomputed_first_layer_queries_match_kernel_hashing(selection, sparse):
+    """The first layer's SRP queries hashed once by BLAS (what fit and predict do)
+    give the same active sets as the kernels hashing each example themselves."""
+    W, b, Q = dense_problem(4)
+    Q[Q < 0.5] = 0          # zeros, so that the CSR rows skip coordinates
+    net, state = build(W, b, selection=selection, candidates=2 * BUDGET)
+    data = KernelInput(sp.csr_matrix(Q) if sparse else Q, Q.dtype)
+    ops = first_layer_queries(net, state, data, 1)
+    assert data.q_buckets.shape == (N_QUERIES, 16) and ops > 0
+    precomputed = np.empty((N_QUERIES, N_UNITS))
+    hashed_scores(net, *data.args(), precomputed, 5, 1)
+    np.testing.assert_array_equal(precomputed, scores(net, Q, sparse=sparse))
+
+
+def test_precomputed_queries_are_checked():
+    W, b, Q = dense_problem(5)
+    net, state = build(W, b)
+    data = KernelInput(Q, Q.dtype)
+    first_layer_queries(net, state, data, 1)
+    out = np.empty((N_QUERIES, N_UNITS))
+    data.q_buckets[3, 2] = 1 << 6           # one past the last bucket of 6 bits
+    with pytest.raises(ValueError, match="query bucket out of range"):
+        hashed_scores(net, *data.args(), out, 5, 1)
+    data.q_buckets = data.q_buckets[:, :4].copy()
+    with pytest.raises(ValueError, match="do not match"):
+        hashed_scores(net, *data.args(), out, 5, 1)
+
+
+def test_sketch_ranking_ignores_bits_past_the_last_code():
+    """Garbage in a sketch word's unused slots (a tampered model) cannot push a unit's
+    score out of range: the last word is masked to the codes it holds."""
+    W, b, Q = dense_problem(6)
+    net, state = build(W, b, selection="sketch", n_tables=3, bits=5)   # 15 codes
+    clean = scores(net, Q)
+    state["sketch"][::2, -1] |= np.uint64(1) << np.uint64(40)   # every other unit
+    np.testing.assert_array_equal(scores(net, Q), clean)

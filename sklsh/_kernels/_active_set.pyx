@@ -12,7 +12,7 @@ from cython cimport floating
 from libc.stdint cimport int64_t, uint64_t
 
 from ._layout cimport Layer, Tables, TOPK, UNION, SKETCH
-from ._vec cimport sk_code_mismatches
+from ._vec cimport sk_sketch_matches
 from ._random cimport below
 
 
@@ -106,15 +106,14 @@ cdef void top_by_sketch(const Layer *layer, const uint64_t *q, Scratch *s, int k
     """Rank every unit by the codes its sketch shares with the query's."""
     cdef const Tables *T = &layer.tables
     cdef int KL = layer.spec.n_tables * layer.spec.n_hashes, j, c
+    sk_sketch_matches(q, T.sketch, layer.n_out, T.n_words, T.lsb, layer.spec.code_bits,
+                      KL, s.count)
     for c in range(KL + 1):
         s.hist[c] = 0
     for j in range(layer.n_out):
-        if s.stamp[j] == s.now:
-            continue
-        c = KL - sk_code_mismatches(q, T.sketch + <Py_ssize_t>j * T.n_words, T.n_words,
-                                    T.lsb, layer.spec.code_bits)
-        s.count[j] = c
-        s.hist[c] += 1
+        s.hist[s.count[j]] += 1
+    for j in range(n[0]):       # the units already taken are not ranked
+        s.hist[s.count[out[j]]] -= 1
     take_ranked(s, layer.n_out, KL, k, out, n, rng)
 
 

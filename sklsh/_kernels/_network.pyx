@@ -288,12 +288,16 @@ cdef class Network:
 
 
 cdef double run_example(Network net, const floating *x, const int *x_ids, int x_n,
-                        bint x_dense, const int *labels, int n_labels,
+                        bint x_dense, const int *q_buckets, const uint64_t *q_sketch,
+                        const int *labels, int n_labels,
                         const floating *y, Work *w, uint64_t *rng, bint training,
                         int stamp, floating *scores) noexcept nogil:
     """Forward one example through the active sets. When `training`, add its
     gradients into the accumulators and return its loss; otherwise write its output
-    scores, -inf outside the active set (# OUT scores). w.tally counts the work."""
+    scores, -inf outside the active set (# OUT scores). w.tally counts the work.
+
+    The first layer's query is hashed here unless its buckets and sketch are given
+    (`q_buckets`, `q_sketch`; see `pack_codes`): they depend on the example alone."""
     cdef int l, a, k, e, n_layers = net.n_layers, last = net.n_layers - 1
     cdef Layer *L
     cdef const int *in_ids = x_ids
@@ -304,21 +308,27 @@ cdef double run_example(Network net, const floating *x, const int *x_ids, int x_
     cdef floating *z
     cdef floating *in_delta
     cdef double value = 0
-    cdef bint forced
+    cdef const int *buckets
+    cdef const uint64_t *sketch
     cdef int n_forced, n_explore
     w.tally[0] = w.tally[1] = w.tally[2] = 0
     for l in range(n_layers):
         L = &net.layers[l]
         dense_in = L.n_in if (l > 0 or x_dense) else x_n
         if L.hashed:
-            w.tally[2] += query_buckets(&L.spec, in_ids, in_val, in_n, in_dense, w.codes,
-                                        <floating *> w.acc, w.buckets)
-            n_forced = n_labels if training and l == last else 0
+            if l == 0 and q_buckets != NULL:
+                buckets, sketch = q_buckets, q_sketch
+            else:
+                w.tally[2] += query_buckets(&L.spec, in_ids, in_val, in_n, in_dense,
+                                            w.codes, <floating *> w.acc, w.buckets)
+                if L.selection == SKETCH:
+                    pack_sketch(&L.spec, &L.tables, w.codes, w.sketch)
+                buckets, sketch = w.buckets, w.sketch
             if L.selection == SKETCH:
-                pack_sketch(&L.spec, &L.tables, w.codes, w.sketch)
                 w.tally[2] += <int64_t>L.n_out * L.tables.n_words
+            n_forced = n_labels if training and l == last else 0
             n_explore = L.explore if training else 0
-            k = select_active(L, w.buckets, w.sketch, labels, n_forced, n_explore,
+            k = select_active(L, buckets, sketch, labels, n_forced, n_explore,
                               &w.scratch, rng, w.ids[l])
         else:
             k = L.n_out
@@ -373,6 +383,7 @@ cdef double run_example(Network net, const floating *x, const int *x_ids, int x_
 
 def _check_batch(Network net, object dtype, Py_ssize_t n_samples, Py_ssize_t width,
                  bint sparse, const int[::1] indices, const int64_t[::1] indptr,
+                 const int[:, ::1] q_buckets, const uint64_t[:, ::1] q_sketch,
                  const int64_t[::1] rows, const int64_t[::1] label_ptr,
                  const int[::1] label_idx, Py_ssize_t y_rows, Py_ssize_t y_cols,
                  bint training):
@@ -392,12 +403,24 @@ def _check_batch(Network net, object dtype, Py_ssize_t n_samples, Py_ssize_t wid
         raise ValueError("targets do not match the samples and outputs")
     if labelled and label_ptr.shape[0] != n_samples + 1:
         raise ValueError("label pointers do not match the samples")
+    cdef bint queries = q_buckets.shape[0] > 0
+    cdef int t, n_tables = net.layers[0].spec.n_tables
+    cdef int n_buckets = net.layers[0].tables.n_buckets
+    if queries and not (net.layers[0].hashed and q_buckets.shape[0] == n_samples
+                        and q_buckets.shape[1] == n_tables
+                        and q_sketch.shape[0] == n_samples
+                        and q_sketch.shape[1] == net.layers[0].tables.n_words):
+        raise ValueError("the first layer's queries do not match the samples or tables")
     with nogil:
         for i in range(rows.shape[0]):
             r = rows[i]
             if r < 0 or r >= n_samples:
                 bad = 1
                 break
+            if queries:
+                for t in range(n_tables):
+                    if q_buckets[r, t] < 0 or q_buckets[r, t] >= n_buckets:
+                        bad = 6
             if sparse:
                 if not (0 <= indptr[r] <= indptr[r + 1] <= indices.shape[0]):
                     bad = 2
@@ -419,19 +442,21 @@ def _check_batch(Network net, object dtype, Py_ssize_t n_samples, Py_ssize_t wid
     if bad:
         raise ValueError(["", "row index out of range", "malformed CSR row pointers",
                           "CSR column index out of range", "malformed label pointers",
-                          "label out of range"][bad])
+                          "label out of range", "query bucket out of range"][bad])
     return max_labels
 
 
 def batch_gradients(Network net, const floating[:, ::1] X, const floating[::1] data,
                     const int[::1] indices, const int64_t[::1] indptr, bint sparse,
+                    const int[:, ::1] q_buckets, const uint64_t[:, ::1] q_sketch,
                     const int64_t[::1] rows, const int64_t[::1] label_ptr,
                     const int[::1] label_idx, const floating[:, ::1] Y,
                     uint64_t seed, int stamp, int n_threads):
     """Add the gradients of the examples `rows` into the accumulators, Hogwild.
 
     X is dense ``(n_samples, n_features)`` unless `sparse`, when the rows are the CSR
-    triplet (data, indices, indptr). Labels of row r are
+    triplet (data, indices, indptr). `q_buckets` and `q_sketch` hold the first
+    layer's packed query codes per row (see `pack_codes`), or no rows (hash here). Labels of row r are
     ``label_idx[label_ptr[r]:label_ptr[r + 1]]`` (classification); Y holds regression
     targets. Each example draws from its own stream ``(seed, r)``. Rows written are
     stamped with `stamp` (> 0).
@@ -446,7 +471,8 @@ def batch_gradients(Network net, const floating[:, ::1] X, const floating[::1] d
     cdef Py_ssize_t n_samples = indptr.shape[0] - 1 if sparse else X.shape[0]
     cdef int max_labels = _check_batch(
         net, np.float32 if floating is float else np.float64, n_samples, X.shape[1],
-        sparse, indices, indptr, rows, label_ptr, label_idx, Y.shape[0], Y.shape[1], True)
+        sparse, indices, indptr, q_buckets, q_sketch, rows, label_ptr, label_idx,
+        Y.shape[0], Y.shape[1], True)
     if not net.trainable:
         raise ValueError("this network was built for inference only")
     if stamp <= 0 or n_threads < 1:
@@ -459,6 +485,7 @@ def batch_gradients(Network net, const floating[:, ::1] X, const floating[::1] d
     cdef const floating *dp = &data[0] if data.shape[0] else NULL
     cdef const int *ip = &indices[0] if indices.shape[0] else NULL
     cdef const int *lp = &label_idx[0] if label_idx.shape[0] else NULL
+    cdef bint queries = q_buckets.shape[0] > 0
     cdef bint has_labels = net.loss_kind != SQUARED
     cdef Work *w
     cdef uint64_t rng
@@ -477,12 +504,14 @@ def batch_gradients(Network net, const floating[:, ::1] X, const floating[::1] d
             if sparse:
                 loss += run_example(
                     net, dp + indptr[r], ip + indptr[r], <int>(indptr[r + 1] - indptr[r]),
-                    False, lp + lo, <int>(label_ptr[r + 1] - lo) if has_labels else 0,
+                    False, &q_buckets[r, 0] if queries else NULL,
+                    &q_sketch[r, 0] if queries else NULL, lp + lo, <int>(label_ptr[r + 1] - lo) if has_labels else 0,
                     &Y[r, 0] if not has_labels else NULL, w, &rng, True, stamp, NULL)
             else:
                 loss += run_example(
                     net, &X[r, 0], NULL, <int>X.shape[1], True,
-                    lp + lo, <int>(label_ptr[r + 1] - lo) if has_labels else 0,
+                    &q_buckets[r, 0] if queries else NULL,
+                    &q_sketch[r, 0] if queries else NULL, lp + lo, <int>(label_ptr[r + 1] - lo) if has_labels else 0,
                     &Y[r, 0] if not has_labels else NULL, w, &rng, True, stamp, NULL)
             macs += w.tally[0]
             dense_macs += w.tally[1]
@@ -495,6 +524,7 @@ def batch_gradients(Network net, const floating[:, ::1] X, const floating[::1] d
 
 def hashed_scores(Network net, const floating[:, ::1] X, const floating[::1] data,
                   const int[::1] indices, const int64_t[::1] indptr, bint sparse,
+                  const int[:, ::1] q_buckets, const uint64_t[:, ::1] q_sketch,
                   floating[:, ::1] out, uint64_t seed, int n_threads):
     """Output scores (pre-activations) of every row through the hash tables.
 
@@ -504,7 +534,8 @@ def hashed_scores(Network net, const floating[:, ::1] X, const floating[::1] dat
     cdef Py_ssize_t n_samples = indptr.shape[0] - 1 if sparse else X.shape[0]
     cdef int64_t[::1] rows = np.arange(n_samples, dtype=np.int64)
     _check_batch(net, np.float32 if floating is float else np.float64, n_samples,
-                 X.shape[1], sparse, indices, indptr, rows, None, None, 0, 0, False)
+                 X.shape[1], sparse, indices, indptr, q_buckets, q_sketch, rows, None, None,
+                 0, 0, False)
     if out.shape[0] != n_samples or out.shape[1] != net.layers[net.n_layers - 1].n_out:
         raise ValueError("output array has the wrong shape")
     if n_threads < 1:
@@ -514,6 +545,7 @@ def hashed_scores(Network net, const floating[:, ::1] X, const floating[::1] dat
     cdef int[::1] failed = np.zeros(1, dtype=np.int32)
     cdef const floating *dp = &data[0] if data.shape[0] else NULL
     cdef const int *ip = &indices[0] if indices.shape[0] else NULL
+    cdef bint queries = q_buckets.shape[0] > 0
     cdef Work *w
     cdef uint64_t rng
     with nogil, parallel(num_threads=n_threads):
@@ -526,10 +558,14 @@ def hashed_scores(Network net, const floating[:, ::1] X, const floating[::1] dat
             rng = stream(seed, <uint64_t>r)
             if sparse:
                 run_example(net, dp + indptr[r], ip + indptr[r],
-                            <int>(indptr[r + 1] - indptr[r]), False, NULL, 0, NULL, w,
+                            <int>(indptr[r + 1] - indptr[r]), False,
+                            &q_buckets[r, 0] if queries else NULL,
+                            &q_sketch[r, 0] if queries else NULL, NULL, 0, NULL, w,
                             &rng, False, 0, &out[r, 0])
             else:
-                run_example(net, &X[r, 0], NULL, <int>X.shape[1], True, NULL, 0, NULL,
+                run_example(net, &X[r, 0], NULL, <int>X.shape[1], True,
+                            &q_buckets[r, 0] if queries else NULL,
+                            &q_sketch[r, 0] if queries else NULL, NULL, 0, NULL,
                             w, &rng, False, 0, &out[r, 0])
             macs += w.tally[0]
             dense_macs += w.tally[1]
@@ -564,6 +600,39 @@ cdef void _rehash(Layer *L, const floating *W, const int64_t *units, Py_ssize_t 
         free(acc)
 
 
+cdef _check_codes(const Layer *L, const int[:, ::1] codes, Py_ssize_t n):
+    cdef int KL = L.spec.n_tables * L.spec.n_hashes
+    if codes.shape[0] != n or codes.shape[1] != KL:
+        raise ValueError(f"codes must have shape ({n}, {KL})")
+    if n and (np.min(codes) < 0 or np.max(codes) >= (1 << L.spec.code_bits)):
+        raise ValueError("codes out of range")
+
+
+def pack_codes(Network net, int layer, const int[:, ::1] codes):
+    """Bucket ids and sketches of vectors from their K * L hash codes under a hashed
+    layer's functions, one row per vector: the first layer's queries of a data set,
+    computed once per fit, since they depend on the example alone (its SRP codes are
+    one BLAS product, ``sklsh._training.first_layer_queries``).
+
+    Returns
+    -------
+    buckets : ndarray of shape (n, n_tables), dtype int32
+    sketch : ndarray of shape (n, n_words), dtype uint64
+    """
+    if not 0 <= layer < net.n_layers or not net.layers[layer].hashed:
+        raise ValueError(f"layer {layer} is not hashed")
+    cdef Layer *L = &net.layers[layer]
+    cdef Py_ssize_t u, n = codes.shape[0]
+    _check_codes(L, codes, n)
+    cdef int[:, ::1] buckets = np.empty((n, L.spec.n_tables), dtype=np.int32)
+    cdef uint64_t[:, ::1] sketch = np.empty((n, L.tables.n_words), dtype=np.uint64)
+    with nogil:
+        for u in range(n):
+            pack(&L.spec, &codes[u, 0], &buckets[u, 0])
+            pack_sketch(&L.spec, &L.tables, &codes[u, 0], &sketch[u, 0])
+    return np.asarray(buckets), np.asarray(sketch)
+
+
 def refresh_tables(Network net, int layer, const int64_t[::1] units, bint full,
                    uint64_t seed, int n_threads, const int[:, ::1] codes=None):
     """Re-hash `units` of a hashed layer into its tables and sketches.
@@ -595,11 +664,8 @@ def refresh_tables(Network net, int layer, const int64_t[::1] units, bint full,
     cdef int KL = nt * L.spec.n_hashes
     if L.spec.family == SRP and codes is None:
         raise ValueError("an SRP layer's codes must be given (sklsh._training.rehash)")
-    if codes is not None and (codes.shape[0] != n or codes.shape[1] != KL):
-        raise ValueError(f"codes must have shape ({n}, {KL})")
-    if codes is not None and n and (np.min(codes) < 0
-                                    or np.max(codes) >= (1 << L.spec.code_bits)):
-        raise ValueError("codes out of range")
+    if codes is not None:
+        _check_codes(L, codes, n)
     cdef int[:, ::1] buckets = np.empty((n, nt), dtype=np.int32)
     cdef int *bp = &buckets[0, 0] if n else NULL
     cdef const int64_t *up = &units[0] if n else NULL

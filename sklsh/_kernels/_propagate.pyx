@@ -11,7 +11,7 @@ from libc.math cimport exp, log, log1p, tanh, fabs
 from cython cimport floating
 
 from ._layout cimport Layer, IDENTITY, LOGISTIC, TANH, RELU, SOFTMAX, SIGMOID, SQUARED
-from ._vec cimport dot, axpy, backward_dense
+from ._vec cimport dot, gather_dot, axpy, backward_dense
 
 
 cdef void forward(const Layer *layer, const int *in_ids, const floating *in_val,
@@ -28,9 +28,7 @@ cdef void forward(const Layer *layer, const int *in_ids, const floating *in_val,
         if in_dense:
             s = dot(w, in_val, n_in)
         else:
-            s = 0
-            for p in range(in_n):
-                s = s + w[in_ids[p]] * in_val[p]
+            s = gather_dot(w, in_ids, in_val, in_n)
         z[a] = s + b[ids[a]]
 
 

@@ -26,6 +26,15 @@ SKLSH_CLONES static T sk_dot_##S(const T *a, const T *b, int n) {               
     for (int i = 0; i < n; i++) s += a[i] * b[i];                                   \
     return s;                                                                       \
 }                                                                                   \
+/* sum_p w[ids[p]] * x[p]: a unit's input from the active units below. Without the \
+ * simd reduction the sum is one chain of dependent adds, four times slower. */   \
+SKLSH_CLONES static T sk_gather_dot_##S(const T *w, const int *ids, const T *x,    \
+                                         int n) {                                   \
+    T s = 0;                                                                        \
+    _Pragma("omp simd reduction(+:s)")                                              \
+    for (int p = 0; p < n; p++) s += w[ids[p]] * x[p];                              \
+    return s;                                                                       \
+}                                                                                   \
 /* y[i] += alpha * x[i] */                                                          \
 SKLSH_CLONES static void sk_axpy_##S(T alpha, const T *x, T *y, int n) {           \
     _Pragma("omp simd")                                                             \
@@ -63,18 +72,28 @@ SKLSH_CLONES static void sk_momentum_row_##S(T *w, T *g, T *vel, int n, T scale,
     }                                                                               \
 }
 
-/* Codes of two sketches that differ: codes are `code_bits` wide, packed from bit 0 of
- * each word, and `lsb` has a 1 at the lowest bit of every code slot. */
+/* For each of n_units sketches (n_words each, one after another), the codes it has
+ * in common with the query sketch q (# OUT out). Codes are `code_bits` wide, packed
+ * from bit 0 of each word; `lsb` has a 1 at the lowest bit of every code slot. Slots
+ * past the n_codes-th are masked off, so that out[j] stays in [0, n_codes] whatever
+ * the words hold. One call per layer, not per unit: a call cost as much as the
+ * popcounts. */
 #include <stdint.h>
-SKLSH_CLONES static int sk_code_mismatches(const uint64_t *a, const uint64_t *b,
-                                           int n_words, uint64_t lsb, int code_bits) {
-    int n = 0;
-    for (int w = 0; w < n_words; w++) {
-        uint64_t x = a[w] ^ b[w], y = x;
-        for (int s = 1; s < code_bits; s++) y |= x >> s;
-        n += __builtin_popcountll(y & lsb);
+SKLSH_CLONES static void sk_sketch_matches(const uint64_t *q, const uint64_t *sketch,
+                                           int n_units, int n_words, uint64_t lsb,
+                                           int code_bits, int n_codes, int *out) {
+    int tail = (n_codes - (n_words - 1) * (64 / code_bits)) * code_bits;
+    uint64_t last = tail >= 64 ? lsb : lsb & ((((uint64_t)1) << tail) - 1);
+    for (int j = 0; j < n_units; j++) {
+        const uint64_t *k = sketch + (int64_t)j * n_words;
+        int n = 0;
+        for (int w = 0; w < n_words; w++) {
+            uint64_t x = q[w] ^ k[w], y = x;
+            for (int s = 1; s < code_bits; s++) y |= x >> s;
+            n += __builtin_popcountll(y & (w == n_words - 1 ? last : lsb));
+        }
+        out[j] = n_codes - n;
     }
-    return n;
 }
 
 SKLSH_DEFINE(float, f32, sqrtf)

@@ -4,10 +4,13 @@ from cython cimport floating
 from libc.stdint cimport uint64_t
 
 cdef extern from "_vec.h" nogil:
-    int sk_code_mismatches(const uint64_t *a, const uint64_t *b, int n_words,
-                           uint64_t lsb, int code_bits)
+    void sk_sketch_matches(const uint64_t *q, const uint64_t *sketch, int n_units,
+                           int n_words, uint64_t lsb, int code_bits, int n_codes,
+                           int *out)
     float sk_dot_f32(const float *a, const float *b, int n)
     double sk_dot_f64(const double *a, const double *b, int n)
+    float sk_gather_dot_f32(const float *w, const int *ids, const float *x, int n)
+    double sk_gather_dot_f64(const double *w, const int *ids, const double *x, int n)
     void sk_axpy_f32(float alpha, const float *x, float *y, int n)
     void sk_axpy_f64(double alpha, const double *x, double *y, int n)
     void sk_backward_dense_f32(float d, const float *x, const float *w, float *g,
@@ -29,6 +32,14 @@ cdef inline floating dot(const floating *a, const floating *b, int n) noexcept n
         return sk_dot_f32(a, b, n)
     else:
         return sk_dot_f64(a, b, n)
+
+
+cdef inline floating gather_dot(const floating *w, const int *ids, const floating *x,
+                               int n) noexcept nogil:
+    if floating is float:
+        return sk_gather_dot_f32(w, ids, x, n)
+    else:
+        return sk_gather_dot_f64(w, ids, x, n)
 
 
 cdef inline void axpy(floating alpha, const floating *x, floating *y, int n) noexcept nogil:
