@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from sklsh._hashing import make_hash_state
+from sklsh._hashing import make_hash_state, srp_query_codes
 from sklsh._kernels._network import Network, batch_gradients, hashed_scores
 from sklsh._training import KernelInput, first_layer_queries, rehash
 
@@ -475,3 +475,21 @@ def test_sketch_ranking_ignores_bits_past_the_last_code():
     clean = scores(net, Q)
     state["sketch"][::2, -1] |= np.uint64(1) << np.uint64(40)   # every other unit
     np.testing.assert_array_equal(scores(net, Q), clean)
+
+
+@pytest.mark.parametrize("n_tables, bits", [(32, 8), (64, 8), (5, 7)])
+def test_sketch_selection_takes_the_units_sharing_most_codes(n_tables, bits):
+    """Without re-ranking, the sketch selection is exactly the units whose SRP codes
+    agree most often with the query's (256 and 512 codes take the vectorised
+    popcount, 35 codes the word-by-word one)."""
+    W, b, Q = dense_problem(7)
+    net, state = build(W, b, selection="sketch", n_tables=n_tables, bits=bits)
+    active = active_sets(net, Q)
+    n_codes = n_tables * bits
+    queries = srp_query_codes(Q, state)
+    keys = np.unpackbits(state["sketch"].view(np.uint8), axis=1,
+                         bitorder="little")[:, :n_codes]
+    matches = (queries[:, None, :] == keys[None, :, :]).sum(axis=2)
+    assert (active.sum(axis=1) == BUDGET).all()
+    for i in range(N_QUERIES):
+        assert matches[i][active[i]].min() >= matches[i][~active[i]].max()

@@ -79,9 +79,9 @@ SKLSH_CLONES static void sk_momentum_row_##S(T *w, T *g, T *vel, int n, T scale,
  * the words hold. One call per layer, not per unit: a call cost as much as the
  * popcounts. */
 #include <stdint.h>
-SKLSH_CLONES static void sk_sketch_matches(const uint64_t *q, const uint64_t *sketch,
-                                           int n_units, int n_words, uint64_t lsb,
-                                           int code_bits, int n_codes, int *out) {
+SKLSH_CLONES static void sk_sketch_matches_any(const uint64_t *q, const uint64_t *sketch,
+                                               int n_units, int n_words, uint64_t lsb,
+                                               int code_bits, int n_codes, int *out) {
     int tail = (n_codes - (n_words - 1) * (64 / code_bits)) * code_bits;
     uint64_t last = tail >= 64 ? lsb : lsb & ((((uint64_t)1) << tail) - 1);
     for (int j = 0; j < n_units; j++) {
@@ -94,6 +94,49 @@ SKLSH_CLONES static void sk_sketch_matches(const uint64_t *q, const uint64_t *sk
         }
         out[j] = n_codes - n;
     }
+}
+
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(SKLSH_NO_CLONES)
+#include <immintrin.h>
+#define SKLSH_AVX2_POPCOUNT 1
+/* One-bit codes filling whole 256-bit blocks (SRP sketches of 256, 512, ... bits):
+ * popcounts 32 bytes at a time by nibble table lookups (Mula's method), about twice
+ * the speed of a popcnt per word. */
+__attribute__((target("avx2")))
+static void sk_sketch_matches_avx2(const uint64_t *q, const uint64_t *sketch,
+                                   int n_units, int n_words, int n_codes, int *out) {
+    const __m256i table = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
+                                           0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+    const __m256i low = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
+    for (int j = 0; j < n_units; j++) {
+        const uint64_t *k = sketch + (int64_t)j * n_words;
+        __m256i acc = zero;
+        for (int w = 0; w < n_words; w += 4) {
+            __m256i x = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(q + w)),
+                                         _mm256_loadu_si256((const __m256i *)(k + w)));
+            __m256i c = _mm256_add_epi8(
+                _mm256_shuffle_epi8(table, _mm256_and_si256(x, low)),
+                _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(x, 4), low)));
+            acc = _mm256_add_epi64(acc, _mm256_sad_epu8(c, zero));
+        }
+        __m128i h = _mm_add_epi64(_mm256_castsi256_si128(acc),
+                                  _mm256_extracti128_si256(acc, 1));
+        out[j] = n_codes - (int)(_mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1));
+    }
+}
+#endif
+
+static void sk_sketch_matches(const uint64_t *q, const uint64_t *sketch, int n_units,
+                              int n_words, uint64_t lsb, int code_bits, int n_codes,
+                              int *out) {
+#ifdef SKLSH_AVX2_POPCOUNT
+    if (code_bits == 1 && n_codes == 64 * n_words && n_words % 4 == 0
+            && __builtin_cpu_supports("avx2")) {
+        sk_sketch_matches_avx2(q, sketch, n_units, n_words, n_codes, out);
+        return;
+    }
+#endif
+    sk_sketch_matches_any(q, sketch, n_units, n_words, lsb, code_bits, n_codes, out);
 }
 
 SKLSH_DEFINE(float, f32, sqrtf)
