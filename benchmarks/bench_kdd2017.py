@@ -158,13 +158,16 @@ def run_sklsh(data, hidden, fraction, args, extra_params):
     from sklsh import LSHMLPClassifier
 
     X, y, Xt, yt = data
-    clf = LSHMLPClassifier(
-        hidden, active_fraction=fraction, solver="adam", alpha=ALPHA,
+    params = dict(
+        active_fraction=fraction, solver="adam", alpha=ALPHA,
         batch_size=args.batch_size, learning_rate_init=LEARNING_RATE,
         beta_1=BETAS[0], beta_2=BETAS[1], epsilon=EPSILON, max_iter=1,
         warm_start=True, shuffle=True, n_threads=args.threads,
         # an instance, so that each epoch draws a new shuffle and new seeds
-        random_state=np.random.RandomState(args.seed), **extra_params)
+        random_state=np.random.RandomState(args.seed))
+    params.update(extra_params)         # --sklsh-params may override any of these
+    fraction = params["active_fraction"]
+    clf = LSHMLPClassifier(hidden, **params)
     seconds, cpu_seconds, mult, hashf = [], [], [], []
     accuracy = {"exact": [], "hashed": []}
     predict_seconds = {}

@@ -18,14 +18,49 @@
 #define SKLSH_CLONES
 #endif
 
-#define SKLSH_DEFINE(T, S, SQRT)                                                        \
-/* sum_i a[i] * b[i] */                                                             \
+#include <string.h>
+
+#if defined(__GNUC__)
+/* sum_i a[i] * b[i] with four vector accumulators: one accumulator makes each fused
+ * multiply-add wait for the previous one (a chain of dependent adds), which held the
+ * first layer's forward pass to 1.6 times its in-cache speed. (memcpy: unaligned
+ * loads without aliasing trouble; compilers turn it into plain vector loads.) */
+#define SKLSH_DOT(T, S)                                                             \
 SKLSH_CLONES static T sk_dot_##S(const T *a, const T *b, int n) {                  \
+    typedef T V __attribute__((vector_size(32)));                                   \
+    enum { W = 32 / sizeof(T) };                                                    \
+    V s0 = {0}, s1 = {0}, s2 = {0}, s3 = {0}, x0, x1, x2, x3, y0, y1, y2, y3;       \
+    int i = 0;                                                                      \
+    for (; i + 4 * W <= n; i += 4 * W) {                                            \
+        memcpy(&x0, a + i, 32); memcpy(&y0, b + i, 32);                             \
+        memcpy(&x1, a + i + W, 32); memcpy(&y1, b + i + W, 32);                     \
+        memcpy(&x2, a + i + 2 * W, 32); memcpy(&y2, b + i + 2 * W, 32);             \
+        memcpy(&x3, a + i + 3 * W, 32); memcpy(&y3, b + i + 3 * W, 32);             \
+        s0 += x0 * y0; s1 += x1 * y1; s2 += x2 * y2; s3 += x3 * y3;                 \
+    }                                                                               \
+    for (; i + W <= n; i += W) {                                                    \
+        memcpy(&x0, a + i, 32); memcpy(&y0, b + i, 32);                             \
+        s0 += x0 * y0;                                                              \
+    }                                                                               \
+    s0 = (s0 + s1) + (s2 + s3);                                                     \
+    T s = 0;                                                                        \
+    for (int k = 0; k < W; k++) s += s0[k];                                         \
+    for (; i < n; i++) s += a[i] * b[i];                                            \
+    return s;                                                                       \
+}
+#else
+#define SKLSH_DOT(T, S)                                                             \
+static T sk_dot_##S(const T *a, const T *b, int n) {                                \
     T s = 0;                                                                        \
     _Pragma("omp simd reduction(+:s)")                                              \
     for (int i = 0; i < n; i++) s += a[i] * b[i];                                   \
     return s;                                                                       \
-}                                                                                   \
+}
+#endif
+
+#define SKLSH_DEFINE(T, S, SQRT)                                                        \
+/* sum_i a[i] * b[i] */                                                             \
+SKLSH_DOT(T, S)                                                                     \
 /* sum_p w[ids[p]] * x[p]: a unit's input from the active units below. Without the \
  * simd reduction the sum is one chain of dependent adds, four times slower. */   \
 SKLSH_CLONES static T sk_gather_dot_##S(const T *w, const int *ids, const T *x,    \
