@@ -91,7 +91,7 @@ _PARAMETERS = """
         Each table has ``2 ** bits_per_table`` buckets. More bits: smaller, more
         selective buckets (and, with 'sketch', longer sketches).
 
-    n_tables : int, default=32
+    n_tables : int, default=64
         Hash tables per layer. More tables: better recall, more work per query.
 
     bucket_size : int, default=128
@@ -110,7 +110,7 @@ _PARAMETERS = """
         example's buckets, so they scale to very wide layers. Random units fill up
         when too few collide.
 
-    rerank_factor : float, default=2.0
+    rerank_factor : float, default=3.0
         The tables propose ``rerank_factor`` times a layer's budget of units; their
         pre-activations are computed exactly and the budget with the largest stay
         active. 1.0 takes the tables' choice as it is (cheapest, least accurate).
@@ -223,8 +223,8 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
                  verbose=False, warm_start=False, momentum=0.9, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  n_iter_no_change=10, active_fraction=0.1, hash_family="srp",
-                 bits_per_table=8, n_tables=32, bucket_size=128, bucket_policy="fifo",
-                 selection="sketch", rerank_factor=2.0, explore_fraction=0.1,
+                 bits_per_table=8, n_tables=64, bucket_size=128, bucket_policy="fifo",
+                 selection="sketch", rerank_factor=3.0, explore_fraction=0.1,
                  wta_window=8, mips=False,
                  refresh_interval=50, refresh_growth=1.5, hash_output="auto", inference="hashed",
                  n_threads=None):
@@ -376,8 +376,8 @@ class LSHMLPRegressor(RegressorMixin, BaseLSHMLP):
                  verbose=False, warm_start=False, momentum=0.9, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  n_iter_no_change=10, active_fraction=0.1, hash_family="srp",
-                 bits_per_table=8, n_tables=32, bucket_size=128, bucket_policy="fifo",
-                 selection="sketch", rerank_factor=2.0, explore_fraction=0.1,
+                 bits_per_table=8, n_tables=64, bucket_size=128, bucket_policy="fifo",
+                 selection="sketch", rerank_factor=3.0, explore_fraction=0.1,
                  wta_window=8, mips=False,
                  refresh_interval=50, refresh_growth=1.5, inference="hashed", n_threads=None):
         _store_params(self, locals())
