@@ -18,7 +18,7 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 KERNELS = ["_hashing", "_tables", "_active_set", "_propagate", "_optim", "_network",
-           "_openmp_helpers"]
+           "_build_info"]
 DEBUG = os.environ.get("SKLSH_DEBUG", "0") not in ("", "0")
 
 
@@ -80,7 +80,8 @@ extensions = [
         f"sklsh._kernels.{name}",
         [f"sklsh/_kernels/{name}.pyx"],
         include_dirs=[np.get_include(), "sklsh/_kernels"],
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION"),
+                       ("SKLSH_DEBUG_BUILD", "1" if DEBUG else "0")],
     )
     for name in KERNELS
 ]

@@ -258,7 +258,7 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
         if self.classes_.shape[0] < 2:
             raise ValueError(
                 "The classifier needs samples of at least 2 classes in the data, but "
-                f"the data contains only one class: {self.classes_[0]!r}.")
+                f"the data contains only one class: {self.classes_[0].item()!r}.")
         return X, y
 
     def _targets(self, y, dtype):

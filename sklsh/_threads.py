@@ -1,5 +1,5 @@
 """How many threads the Hogwild kernels use."""
-from ._kernels._openmp_helpers import max_threads, openmp_enabled
+from ._kernels._build_info import max_threads, openmp_enabled
 
 
 def effective_n_threads(n_threads):

@@ -74,7 +74,8 @@ def first_layer_queries(network, state, data, n_threads):
     n_threads : int
         Threads BLAS may use.
     """
-    if state is None or state["family"] != "srp":
+    if (state is None or state["family"] != "srp"
+            or network.first_layer_exhaustive):    # every unit a candidate: no lookup
         return 0
     n = data.n_samples
     codes_per_row = state["n_tables"] * state["n_hashes"]

@@ -3,37 +3,18 @@
 Fits are small (digits, a few epochs) and single-threaded unless the test is about
 threads, so that they are fast and reproducible.
 """
-import pickle
 import textwrap
 import warnings
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.model_selection import GridSearchCV
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.utils._param_validation import InvalidParameterError
 
 from sklsh import LSHMLPClassifier, LSHMLPRegressor
 
+from helpers import assert_same_arrays, small_clf
+
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-
-
-def small_clf(**kw):
-    """A small, quick, single-threaded classifier (about 0.9 held-out accuracy on
-    digits at active_fraction=0.25)."""
-    params = dict(hidden_layer_sizes=(64,), max_iter=10, learning_rate_init=0.01,
-                  random_state=0, n_threads=1)
-    params.update(kw)
-    return LSHMLPClassifier(**params)
-
-
-def assert_same_arrays(a, b):
-    assert len(a) == len(b)
-    for x, y in zip(a, b):
-        assert x.dtype == y.dtype and x.shape == y.shape
-        assert np.array_equal(x, y)
 
 
 # ------------------------------------------------------------- input formats, dtypes
@@ -281,96 +262,7 @@ def test_regressor_partial_fit_and_column_target():
     assert col.predict(X).shape == (len(X),)
 
 
-# ------------------------------------------------------------------ persistence
-def test_pickle_round_trip(digits):
-    """A pickled and reloaded model predicts exactly the same, through either
-    inference, and can keep training."""
-    X, y = digits
-    clf = small_clf(active_fraction=0.1).fit(X, y)
-    clone = pickle.loads(pickle.dumps(clf))
-    np.testing.assert_array_equal(clone.predict_proba(X), clf.predict_proba(X))
-    clf.set_params(inference="hashed")
-    clone.set_params(inference="hashed")
-    np.testing.assert_array_equal(clone.predict_proba(X), clf.predict_proba(X))
-    clone.partial_fit(X, y)
-    assert all(np.isfinite(c).all() for c in clone.coefs_)
-
-
-# --------------------------------------------------------------- meta-estimators
-def test_pipeline_with_standard_scaler(digits):
-    """The estimator works as the last step of a Pipeline."""
-    X, y = digits
-    pipe = make_pipeline(StandardScaler(),
-                         small_clf(active_fraction=0.25, max_iter=10)).fit(X, y)
-    assert pipe.score(X, y) > 0.9
-    assert pipe.predict_proba(X[:5]).shape == (5, 10)
-
-
-def test_grid_search_over_hash_parameters(digits):
-    """GridSearchCV clones, fits and scores the estimator over its hashing
-    parameters."""
-    X, y = digits
-    X, y = X[:600], y[:600]
-    grid = {"bits_per_table": [4, 6], "n_tables": [4, 8],
-            "active_fraction": [0.25, 1.0]}
-    search = GridSearchCV(small_clf(hidden_layer_sizes=(32,), max_iter=5, batch_size=50),
-                          grid, cv=2)
-    search.fit(X, y)
-    scores = search.cv_results_["mean_test_score"]
-    assert len(scores) == 8 and np.isfinite(scores).all()
-    assert (scores > 0.3).all()            # chance is 0.1; these are tiny sketches
-    hashed = np.asarray(search.cv_results_["param_active_fraction"]) == 0.25
-    # the hashing parameters reach the estimator: they change a hashed model, and
-    # leave one that computes every unit (no tables) exactly as it was
-    assert len(set(scores[hashed])) > 1
-    assert len(set(scores[~hashed])) == 1
-    assert search.best_params_["bits_per_table"] in (4, 6)
-    assert search.best_estimator_.score(X, y) > 0.8
-
-
-# ---------------------------------------------------------------------- errors
-@pytest.mark.parametrize("params", [
-    {"active_fraction": 0.0},
-    {"active_fraction": 1.5},
-    {"hash_family": "minhash"},
-    {"bits_per_table": 0},
-    {"bits_per_table": 31},
-    {"n_tables": 0},
-    {"bucket_size": 0},
-    {"bucket_policy": "lifo"},
-    {"selection": "random"},
-    {"rerank_factor": 0.5},
-    {"explore_fraction": 1.0},
-    {"explore_fraction": -0.1},
-    {"wta_window": 1},
-    {"inference": "approximate"},
-    {"n_threads": 0},
-    {"refresh_interval": 0},
-    {"refresh_growth": 0.5},
-    {"mips": "yes"},
-    {"learning_rate_init": 0.0},
-    {"solver": "lbfgs"},
-    {"activation": "softplus"},
-])
-@pytest.mark.parametrize("Estimator", [LSHMLPClassifier, LSHMLPRegressor])
-def test_invalid_parameters_raise(Estimator, params):
-    """Out-of-range or unknown parameter values raise InvalidParameterError at fit."""
-    X = np.random.RandomState(0).rand(20, 4)
-    y = np.arange(20) % 2
-    with pytest.raises(InvalidParameterError):
-        Estimator(max_iter=2, **params).fit(X, y)
-
-
-def test_bad_active_fraction_list_raises(digits):
-    """A per-layer active_fraction needs one value per hidden layer plus the output."""
-    X, y = digits
-    with pytest.raises(ValueError, match="active_fraction"):
-        small_clf(hidden_layer_sizes=(16, 16), active_fraction=[0.5, 0.5]).fit(X, y)
-    clf = small_clf(hidden_layer_sizes=(16, 16), active_fraction=[0.5, 0.25, 1.0],
-                    max_iter=2).fit(X, y)
-    assert clf.mult_fraction_ < 1
-
-
+# ------------------------------------------------------------------- the tables
 def test_small_buckets_train_without_crashing(run_isolated):
     """bucket_size is a free parameter: tiny buckets must train safely (run in a
     fresh interpreter, since a buffer overflow there aborts the process)."""

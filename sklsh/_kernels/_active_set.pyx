@@ -143,6 +143,7 @@ cdef int select_active(const Layer *layer, const int *buckets,
     """Write the candidate unit ids to `out` and return how many; forced ones first.
 
     `out` holds max(candidates, n_forced) ids; the set has exactly that many.
+    When that is every unit, `buckets` and `sketch` are not read (may be NULL).
     """
     cdef int n = 0, f, tries, start, j, units = layer.n_out
     cdef int k = layer.candidates if layer.candidates > n_forced else n_forced
@@ -153,7 +154,7 @@ cdef int select_active(const Layer *layer, const int *buckets,
     while n < n_forced + n_explore and n < k and tries > 0:
         take(s, below(rng, units), out, &n)
         tries -= 1
-    if n < k:
+    if n < k < units:           # (with every unit a candidate there is no ranking)
         if layer.selection == TOPK:
             top_by_collisions(layer, buckets, s, k, out, &n)
         elif layer.selection == UNION:
@@ -161,8 +162,9 @@ cdef int select_active(const Layer *layer, const int *buckets,
         else:
             top_by_sketch(layer, sketch, s, k, out, &n, rng)
     # Too few collided: fill with random units, by rejection while that is cheap, then
-    # by a sweep from a random start (which always terminates).
-    tries = 4 * (k - n) + 16
+    # by a sweep from a random start (which always terminates; all it does when every
+    # unit is to be taken).
+    tries = 4 * (k - n) + 16 if k < units else 0
     while n < k and tries > 0:
         take(s, below(rng, units), out, &n)
         tries -= 1

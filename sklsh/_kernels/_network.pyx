@@ -97,6 +97,11 @@ cdef class Network:
     cdef int max_units, max_kl, max_tables, max_cand, max_words
     cdef list keep               # the arrays the structs point into stay alive here
 
+    @property
+    def first_layer_exhaustive(self):
+        """Whether the first layer takes every unit as a candidate (no table lookup)."""
+        return self.layers[0].candidates >= self.layers[0].n_out
+
     def __cinit__(self):
         self.layers = NULL
 
@@ -297,7 +302,11 @@ cdef double run_example(Network net, const floating *x, const int *x_ids, int x_
     scores, -inf outside the active set (# OUT scores). w.tally counts the work.
 
     The first layer's query is hashed here unless its buckets and sketch are given
-    (`q_buckets`, `q_sketch`; see `pack_codes`): they depend on the example alone."""
+    (`q_buckets`, `q_sketch`; see `pack_codes`): they depend on the example alone.
+
+    In training `rng` is the example's stream (from its row); in inference it is the
+    seed, and the stream is drawn from the example's own hash codes at its first
+    hashed layer, so that a prediction never depends on where the row sits in X."""
     cdef int l, a, k, e, n_layers = net.n_layers, last = net.n_layers - 1
     cdef Layer *L
     cdef const int *in_ids = x_ids
@@ -310,12 +319,21 @@ cdef double run_example(Network net, const floating *x, const int *x_ids, int x_
     cdef double value = 0
     cdef const int *buckets
     cdef const uint64_t *sketch
-    cdef int n_forced, n_explore
+    cdef int n_forced, n_explore, t
+    cdef bint seeded = training
+    cdef uint64_t content
     w.tally[0] = w.tally[1] = w.tally[2] = 0
     for l in range(n_layers):
         L = &net.layers[l]
         dense_in = L.n_in if (l > 0 or x_dense) else x_n
-        if L.hashed:
+        if L.hashed and L.candidates >= L.n_out:
+            # every unit is a candidate: nothing to look up, the exact pre-activations
+            # choose (the tables are skipped, not consulted)
+            n_forced = n_labels if training and l == last else 0
+            n_explore = L.explore if training else 0
+            k = select_active(L, NULL, NULL, labels, n_forced, n_explore,
+                              &w.scratch, rng, w.ids[l])
+        elif L.hashed:
             if l == 0 and q_buckets != NULL:
                 buckets, sketch = q_buckets, q_sketch
             else:
@@ -326,6 +344,12 @@ cdef double run_example(Network net, const floating *x, const int *x_ids, int x_
                 buckets, sketch = w.buckets, w.sketch
             if L.selection == SKETCH:
                 w.tally[2] += <int64_t>L.n_out * L.tables.n_words
+            if not seeded:
+                content = 0
+                for t in range(L.spec.n_tables):
+                    content = content * <uint64_t>0x100000001B3 + <uint64_t>buckets[t]
+                rng[0] = stream(rng[0], content)
+                seeded = True
             n_forced = n_labels if training and l == last else 0
             n_explore = L.explore if training else 0
             k = select_active(L, buckets, sketch, labels, n_forced, n_explore,
@@ -555,7 +579,7 @@ def hashed_scores(Network net, const floating[:, ::1] X, const floating[::1] dat
         for r in prange(n_samples, schedule='dynamic', chunksize=16):
             if w == NULL:
                 continue
-            rng = stream(seed, <uint64_t>r)
+            rng = seed
             if sparse:
                 run_example(net, dp + indptr[r], ip + indptr[r],
                             <int>(indptr[r + 1] - indptr[r]), False,

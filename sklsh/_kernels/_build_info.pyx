@@ -1,5 +1,6 @@
 # cython: language_level=3
-"""The one guarded place that talks to OpenMP; a build without it answers too."""
+"""What this build of the kernels has: OpenMP (this is the one guarded place that
+talks to it; a build without it answers too) and Cython's run-time checks."""
 
 cdef extern from *:
     """
@@ -11,9 +12,13 @@ cdef extern from *:
     static int sk_max_threads(void) { return 1; }
     static int sk_openmp(void) { return 0; }
     #endif
+    #ifndef SKLSH_DEBUG_BUILD
+    #define SKLSH_DEBUG_BUILD 0
+    #endif
     """
     int sk_max_threads() nogil
     int sk_openmp() nogil
+    int SKLSH_DEBUG_BUILD
 
 
 def openmp_enabled():
@@ -28,3 +33,9 @@ def max_threads():
     OpenMP runtime this module is linked with.
     """
     return sk_max_threads()
+
+
+def debug_build():
+    """Whether the kernels were built with ``SKLSH_DEBUG=1``: Cython's bounds and
+    initialisation checks on."""
+    return bool(SKLSH_DEBUG_BUILD)

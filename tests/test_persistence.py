@@ -1,0 +1,90 @@
+"""Saving and loading fitted models: pickle, joblib (memory-mapped too), and models
+from another version of the fitted-state layout."""
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+
+import sklsh._base
+from sklsh import LSHMLPClassifier, LSHMLPRegressor
+
+from helpers import small_clf, small_reg
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def fitted(Estimator, X, y):
+    if Estimator is LSHMLPRegressor:
+        return small_reg(active_fraction=0.1).fit(X, y.astype(float))
+    return small_clf(active_fraction=0.1).fit(X, y)
+
+
+def outputs(model, X):
+    """What the model predicts, through both inferences."""
+    out = []
+    for mode in ("hashed", "exact"):
+        model.set_params(inference=mode)
+        out.append(model.predict_proba(X) if hasattr(model, "predict_proba")
+                   else model.predict(X))
+    model.set_params(inference="hashed")
+    return out
+
+
+@pytest.mark.parametrize("Estimator", [LSHMLPClassifier, LSHMLPRegressor])
+def test_pickle_round_trip(Estimator, digits):
+    """A pickled and reloaded model predicts exactly the same, through either
+    inference, and can keep training."""
+    X, y = digits
+    model = fitted(Estimator, X, y)
+    loaded = pickle.loads(pickle.dumps(model))
+    for a, b in zip(outputs(loaded, X), outputs(model, X)):
+        np.testing.assert_array_equal(a, b)
+    loaded.partial_fit(X, y if Estimator is LSHMLPClassifier else y.astype(float))
+    assert all(np.isfinite(c).all() for c in loaded.coefs_)
+
+
+@pytest.mark.parametrize("mmap_mode", [None, "r"])
+@pytest.mark.parametrize("Estimator", [LSHMLPClassifier, LSHMLPRegressor])
+def test_joblib_round_trip_and_training_after_loading(Estimator, mmap_mode, digits,
+                                                       tmp_path):
+    """joblib's round trip predicts the same; with mmap_mode='r' every array comes
+    back as a read-only memory map, which prediction reads in place and partial_fit
+    leaves alone (it trains on private copies)."""
+    X, y = digits
+    target = y if Estimator is LSHMLPClassifier else y.astype(float)
+    model = fitted(Estimator, X, y)
+    path = tmp_path / "model.joblib"
+    joblib.dump(model, path)
+    loaded = joblib.load(path, mmap_mode=mmap_mode)
+    if mmap_mode:
+        assert isinstance(loaded.coefs_[0], np.memmap)
+        assert not loaded.coefs_[0].flags.writeable
+    for a, b in zip(outputs(loaded, X), outputs(model, X)):
+        np.testing.assert_array_equal(a, b)
+    before = [np.array(c) for c in loaded.coefs_]
+    loaded.partial_fit(X, target)
+    assert loaded.n_iter_ == model.n_iter_ + 1
+    assert all(np.isfinite(c).all() for c in loaded.coefs_)
+    assert any(not np.array_equal(a, b) for a, b in zip(before, loaded.coefs_))
+    # the file on disk is untouched: loading it again gives the original model
+    again = joblib.load(path, mmap_mode=mmap_mode)
+    for a, b in zip(outputs(again, X), outputs(model, X)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_model_of_another_state_format_is_refused(digits, monkeypatch):
+    """A model saved with another layout of the fitted arrays fails to load with a
+    message that says what to do, never reaching the kernels."""
+    X, y = digits
+    blob = pickle.dumps(small_clf(active_fraction=0.1, max_iter=1).fit(X, y))
+    monkeypatch.setattr(sklsh._base, "STATE_FORMAT", sklsh._base.STATE_FORMAT + 1)
+    with pytest.raises(ValueError, match="saved with fitted-state format .* refit"):
+        pickle.loads(blob)
+
+
+def test_an_unfitted_model_pickles_across_formats(monkeypatch):
+    """Only fitted state has a layout: an unfitted estimator always loads."""
+    blob = pickle.dumps(LSHMLPClassifier(n_tables=5))
+    monkeypatch.setattr(sklsh._base, "STATE_FORMAT", sklsh._base.STATE_FORMAT + 1)
+    assert pickle.loads(blob).n_tables == 5
