@@ -646,19 +646,35 @@ def main(argv=None):
                     runs += [(run_sklsh, (data, hidden, f, args, extra))
                              for f in args.fractions for extra in args.sklsh_params]
                 load = loadavg()
-                for row in interleaved(runs, args.threads, args.epochs):
+                try:
+                    done = interleaved(runs, args.threads, args.epochs)
+                except RuntimeError as exc:      # one network failing ends only itself
+                    print(f"[fail] {label} on {name}: {exc}", file=sys.stderr)
+                    skipped.append(f"{label} on {name} (failed: {str(exc)[-300:]})")
+                    continue
+                for row in done:
                     row.update(dataset=name, network=label, loadavg_before=load)
                     rows.append(row)
-    meta["loadavg_end"] = loadavg()
-    meta["skipped"] = skipped
+                # results so far, so that a long run interrupted later keeps them
+                write_results(rows, meta, skipped, args, quiet=True)
     if not rows:
         print("No configuration ran (see the [skip] notes above); nothing written.",
               file=sys.stderr)
         return 1
+    write_results(rows, meta, skipped, args)
+    return 0
+
+
+def write_results(rows, meta, skipped, args, quiet=False):
+    """Write the markdown table and the JSON of `rows` (see --out); print the table
+    unless `quiet`."""
+    meta["loadavg_end"] = loadavg()
+    meta["skipped"] = skipped
     add_ratios(rows)
     result = dict(meta=meta, rows=rows)
     table = markdown(result)
-    print(table)
+    if not quiet:
+        print(table)
     if args.out:
         out = Path(args.out)
     else:   # a smoke run does not overwrite the results of a real one
@@ -670,7 +686,6 @@ def main(argv=None):
         print(f"wrote {out}", file=sys.stderr)
     json_path.write_text(json.dumps(result, indent=1, default=_jsonable) + "\n")
     print(f"wrote {json_path}", file=sys.stderr)
-    return 0
 
 
 if __name__ == "__main__":
