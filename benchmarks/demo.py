@@ -76,8 +76,8 @@ def main(argv=None):
                    default="auto", help="default: Fashion-MNIST if installed, else digits")
     p.add_argument("--hidden", default="1000,1000",
                    help="hidden layer sizes, comma-separated (default: 1000,1000)")
-    p.add_argument("--fraction", type=float, default=0.1,
-                   help="sklsh active fraction of each hidden layer (default: 0.1)")
+    p.add_argument("--fraction", type=float, default=0.05,
+                   help="sklsh active fraction of each hidden layer (default: 0.05)")
     p.add_argument("--epochs", type=int, default=None,
                    help="default: 3 on Fashion-MNIST, 20 on digits")
     p.add_argument("--n-train", type=int, default=20000,
