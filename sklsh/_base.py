@@ -452,7 +452,17 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
 
     # ----------------------------------------------------------------- prediction
     def _output_scores(self, X):
-        """Output pre-activations of the network, by `inference`:
+        """Output pre-activations of the network for every row of X (see
+        :meth:`_output_score_chunks`)."""
+        chunks = [scores for _, scores in self._output_score_chunks(X)]
+        if chunks:
+            return np.concatenate(chunks)
+        return np.empty((0, self.coefs_[-1].shape[1]), self.coefs_[0].dtype)
+
+    def _output_score_chunks(self, X):
+        """Output pre-activations, PREDICT_CHUNK rows at a time: pairs (start, scores),
+        so that what predicting holds stays (chunk, n_outputs) however many rows X
+        has. By `inference`:
 
         "hashed" selects the active units as training does, without forced labels;
         "exact" computes every unit densely and keeps, in each hashed layer, the
@@ -463,15 +473,21 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
                           dtype=(np.float64, np.float32))
         dtype = self.coefs_[0].dtype
         X = X.astype(dtype, copy=False)
-        if self.inference == "hashed" and any(h is not None for h in self._hash_states):
-            return hashed_output_scores(
-                [np.ascontiguousarray(c.T) for c in self.coefs_],
-                [np.ascontiguousarray(i) for i in self.intercepts_], self._hash_states,
-                self._budgets, self._candidates, self.activation, self.selection, X,
-                self._predict_seed, effective_n_threads(self.n_threads))
-        out = []
+        if sp.issparse(X):
+            X = X.tocsr()
+        hashed = self.inference == "hashed" and any(h is not None
+                                                    for h in self._hash_states)
+        if hashed:
+            weights = [np.ascontiguousarray(c.T) for c in self.coefs_]
+            biases = [np.ascontiguousarray(i) for i in self.intercepts_]
+            n_threads = effective_n_threads(self.n_threads)
         for start in range(0, X.shape[0], PREDICT_CHUNK):
             a = X[start:start + PREDICT_CHUNK]
+            if hashed:
+                yield start, hashed_output_scores(
+                    weights, biases, self._hash_states, self._budgets, self._candidates,
+                    self.activation, self.selection, a, self._predict_seed, n_threads)
+                continue
             for l, (coef, intercept) in enumerate(zip(self.coefs_, self.intercepts_)):
                 a = safe_sparse_dot(a, coef)
                 if sp.issparse(a):
@@ -479,8 +495,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
                 a += intercept
                 if l < len(self.coefs_) - 1:
                     a = _keep_top(a, self._budgets[l], self.activation)
-            out.append(a)
-        return np.concatenate(out) if out else np.empty((0, self.coefs_[-1].shape[1]), dtype)
+            yield start, a
 
     # ---------------------------------------------------------------- persistence
     def __getstate__(self):

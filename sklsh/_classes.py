@@ -1,11 +1,13 @@
 """LSHMLPClassifier and LSHMLPRegressor: targets, output layers, prediction."""
+from numbers import Integral
+
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import (_check_partial_fit_first_call,
                                       check_classification_targets, unique_labels)
-from sklearn.utils.validation import column_or_1d, validate_data
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 from sklearn.base import _fit_context
 
 from ._base import BaseLSHMLP, _store_params
@@ -318,7 +320,10 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
         proba : ndarray of shape (n_samples, n_classes)
             Probability of each class, in the order of ``classes_``.
         """
-        scores = self._output_scores(X)
+        return self._proba(self._output_scores(X))
+
+    def _proba(self, scores):
+        """Class probabilities from output pre-activations (a block of rows)."""
         if self.n_outputs_ == 1:
             p = 1 / (1 + np.exp(-scores.ravel()))
             return np.column_stack([1 - p, p])
@@ -326,6 +331,51 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
         np.exp(scores, out=scores)
         scores /= scores.sum(axis=1, keepdims=True)
         return scores
+
+    def predict_topk(self, X, k=5):
+        """The `k` most probable classes of each example, best first.
+
+        Computed a block of rows at a time, so that memory stays bounded by the block
+        times the number of classes however many rows `X` has. Among classes of
+        equal probability at the k-th place (a hashed output layer gives probability
+        0 to every class outside an example's active set), which ones are returned is
+        not specified.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+        k : int, default=5
+            How many classes per example, from 1 to ``len(classes_)``.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples, k)
+            Class labels (from ``classes_``), the most probable first.
+        proba : ndarray of shape (n_samples, k)
+            Their probabilities, as :meth:`predict_proba` gives them.
+        """
+        check_is_fitted(self)
+        n_classes = self.classes_.shape[0]
+        if not (isinstance(k, Integral) and 1 <= k <= n_classes):
+            raise ValueError(f"k must be an integer from 1 to the number of classes "
+                             f"({n_classes}), got {k!r}.")
+        top, top_proba = [np.empty((0, k), dtype=np.intp)], [
+            np.empty((0, k), dtype=self.coefs_[0].dtype)]
+        for _, scores in self._output_score_chunks(X):
+            proba = self._proba(scores)
+            rows = np.arange(proba.shape[0])[:, None]
+            if k < n_classes:
+                # the k largest, found by partition, then ordered among themselves
+                idx = np.argpartition(-proba, k - 1, axis=1)[:, :k]
+                idx.sort(axis=1)
+            else:
+                idx = np.broadcast_to(np.arange(n_classes), proba.shape)
+            order = np.argsort(-proba[rows, idx], axis=1, kind="stable")
+            idx = idx[rows, order]
+            top.append(idx)
+            top_proba.append(proba[rows, idx])
+        return self.classes_[np.concatenate(top)], np.concatenate(top_proba)
 
     def predict_log_proba(self, X):
         """Logarithm of the probability estimates.
