@@ -21,13 +21,15 @@ from threadpoolctl import threadpool_limits
 
 from . import _hashing, _optimizers
 from ._threads import effective_n_threads
-from ._training import KernelInput, Trainer, hashed_output_scores
+from ._training import KernelInput, Trainer, hashed_output_scores, inference_network
 
 # Bumped whenever the layout of the fitted arrays changes; a pickle of another layout
 # is refused with a clear message instead of reaching the kernels.
 STATE_FORMAT = 1
-# Rows per block when predicting, so that a layer's activations stay small.
+# Rows per block when predicting, and at most this many activations of the widest
+# layer per block: with 100k classes a block is 10 rows, 4 MB of float32 scores.
 PREDICT_CHUNK = 4096
+PREDICT_BLOCK = 2**20
 
 
 def _writeable(a):
@@ -460,9 +462,9 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         return np.empty((0, self.coefs_[-1].shape[1]), self.coefs_[0].dtype)
 
     def _output_score_chunks(self, X):
-        """Output pre-activations, PREDICT_CHUNK rows at a time: pairs (start, scores),
-        so that what predicting holds stays (chunk, n_outputs) however many rows X
-        has. By `inference`:
+        """Output pre-activations a block of rows at a time: pairs (start, scores),
+        so that what predicting holds stays about PREDICT_BLOCK activations however
+        many rows X has. By `inference`:
 
         "hashed" selects the active units as training does, without forced labels;
         "exact" computes every unit densely and keeps, in each hashed layer, the
@@ -478,15 +480,18 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         hashed = self.inference == "hashed" and any(h is not None
                                                     for h in self._hash_states)
         if hashed:
-            weights = [np.ascontiguousarray(c.T) for c in self.coefs_]
-            biases = [np.ascontiguousarray(i) for i in self.intercepts_]
+            network = inference_network(
+                [np.ascontiguousarray(c.T) for c in self.coefs_],
+                [np.ascontiguousarray(i) for i in self.intercepts_], self._hash_states,
+                self._budgets, self._candidates, self.activation, self.selection)
             n_threads = effective_n_threads(self.n_threads)
-        for start in range(0, X.shape[0], PREDICT_CHUNK):
-            a = X[start:start + PREDICT_CHUNK]
+        widest = max(c.shape[1] for c in self.coefs_)
+        rows = max(1, min(PREDICT_CHUNK, PREDICT_BLOCK // widest))
+        for start in range(0, X.shape[0], rows):
+            a = X[start:start + rows]
             if hashed:
-                yield start, hashed_output_scores(
-                    weights, biases, self._hash_states, self._budgets, self._candidates,
-                    self.activation, self.selection, a, self._predict_seed, n_threads)
+                yield start, hashed_output_scores(network, self._hash_states[0], a,
+                                                  self._predict_seed, n_threads)
                 continue
             for l, (coef, intercept) in enumerate(zip(self.coefs_, self.intercepts_)):
                 a = safe_sparse_dot(a, coef)

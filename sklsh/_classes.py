@@ -2,11 +2,13 @@
 from numbers import Integral
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import (_check_partial_fit_first_call,
-                                      check_classification_targets, unique_labels)
+                                      check_classification_targets, type_of_target,
+                                      unique_labels)
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 from sklearn.base import _fit_context
 
@@ -234,9 +236,12 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], reset=reset,
-                             dtype=(np.float64, np.float32))
+                             dtype=(np.float64, np.float32), multi_output=True)
+        if sp.issparse(y) or (y.ndim == 2 and y.shape[1] > 1):
+            return X, self._validate_indicator(y, incremental)
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
+        self._multilabel = False
         # incremental  warm_start  classes_ defined  action
         #     0            any          no            define classes_
         #     0             0           yes           redefine classes_
@@ -263,7 +268,41 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
                 f"the data contains only one class: {self.classes_[0].item()!r}.")
         return X, y
 
+    def _is_multilabel(self):
+        """Whether the model was fitted on a label-indicator matrix."""
+        return getattr(self, "_multilabel", False)
+
+    def _validate_indicator(self, Y, incremental):
+        """A label-indicator matrix (multi-label y), kept in the form given: a sparse
+        one is never made dense. classes_ are its column indices."""
+        if type_of_target(Y) != "multilabel-indicator":
+            raise ValueError(
+                "A 2-D y must be a label-indicator matrix (0/1 entries, one column per "
+                f"label) for multi-label classification; got {type_of_target(Y)!r}.")
+        n_labels = Y.shape[1]
+        if hasattr(self, "classes_") and (incremental or self.warm_start):
+            if self.classes_.shape[0] != n_labels:
+                raise ValueError(
+                    f"y has {n_labels} label columns, but this classifier was fitted "
+                    f"with {self.classes_.shape[0]}.")
+        else:
+            self.classes_ = np.arange(n_labels)
+        self._multilabel = True
+        self._label_format = ("sparse", Y.dtype) if sp.issparse(Y) else ("dense", Y.dtype)
+        return Y
+
     def _targets(self, y, dtype):
+        if self._multilabel:
+            # one logistic output per label; the labels of row r are the column ids of
+            # its non-zero entries, read straight from the CSR structure
+            Y = sp.csr_matrix(y)
+            if Y.nnz and not Y.data.all():
+                Y = Y.copy()
+                Y.eliminate_zeros()
+            if not Y.has_sorted_indices:
+                Y = Y.sorted_indices()
+            self.n_outputs_, self.out_activation_ = Y.shape[1], "logistic"
+            return Targets(dtype, Y.indptr, Y.indices), Y.shape[1]
         idx = np.searchsorted(self.classes_, y)
         n_classes = self.classes_.shape[0]
         if n_classes == 2:
@@ -276,7 +315,9 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
         return Targets(dtype, np.arange(len(y) + 1), idx), n_classes
 
     def _loss_name(self):
-        return "sigmoid" if self.classes_.shape[0] == 2 else "softmax"
+        if self._is_multilabel() or self.classes_.shape[0] == 2:
+            return "sigmoid"
+        return "softmax"
 
     def _hash_output(self, n_outputs):
         if self.hash_output == "auto":
@@ -324,6 +365,9 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
 
     def _proba(self, scores):
         """Class probabilities from output pre-activations (a block of rows)."""
+        if self._is_multilabel():
+            with np.errstate(over="ignore"):
+                return 1 / (1 + np.exp(-scores))
         if self.n_outputs_ == 1:
             p = 1 / (1 + np.exp(-scores.ravel()))
             return np.column_stack([1 - p, p])
@@ -402,9 +446,19 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
 
         Returns
         -------
-        y : ndarray of shape (n_samples,)
-            The predicted classes.
+        y : ndarray of shape (n_samples,), or (sparse) matrix of shape (n_samples, n_labels)
+            The predicted classes; for a model fitted on a label-indicator matrix, the
+            labels whose probability exceeds 0.5, as an indicator matrix of the kind
+            and dtype it was fitted on (a sparse one is built block by block and never
+            made dense).
         """
+        if self._is_multilabel():
+            kind, dtype = self._label_format
+            blocks = [scores > 0 for _, scores in self._output_score_chunks(X)]
+            if kind == "sparse":
+                return sp.vstack([sp.csr_matrix(b, dtype=dtype) for b in blocks],
+                                 format="csr")
+            return np.concatenate(blocks).astype(dtype)
         scores = self._output_scores(X)
         if self.n_outputs_ == 1:
             return self.classes_[(scores.ravel() > 0).astype(int)]
@@ -415,7 +469,7 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_label = False
+        tags.classifier_tags.multi_label = True
         return tags
 
 

@@ -116,7 +116,18 @@ def make_hash_state(n_in, n_units, *, family, bits_per_table, n_tables, bucket_s
     return state
 
 
-def srp_key_codes(W, b, state, units, full):
+def reset_mips_scale(W, b, state, chunk=16384):
+    """Set a MIPS layer's key scale to one over the largest norm of ``[w_j, b_j]``
+    among its units now (a block of rows at a time)."""
+    top = 0.0
+    for start in range(0, W.shape[0], chunk):
+        Wc, bc = W[start:start + chunk], b[start:start + chunk]
+        sq = np.einsum("ij,ij->i", Wc, Wc, dtype=np.float64) + bc.astype(np.float64) ** 2
+        top = max(top, float(np.sqrt(sq.max())) if sq.size else 0.0)
+    state["scale"][0] = 1.0 / top if top > 0 else 1.0
+
+
+def srp_key_codes(W, b, state, units):
     """SRP codes of the units `units` of a layer, as one BLAS matrix product.
 
     Parameters
@@ -125,12 +136,10 @@ def srp_key_codes(W, b, state, units, full):
         Unit-major weights.
     b : ndarray of shape (n_units,)
     state : dict
-        The layer's SRP hash state; with ``mips`` its scale is reset when `full`.
+        The layer's SRP hash state; with ``mips`` its scale (see
+        :func:`reset_mips_scale`) maps the keys into the unit ball.
     units : ndarray of int
         The units to hash, in order.
-    full : bool
-        Whether all units are re-hashed (then the MIPS scale follows the largest
-        key norm now).
 
     Returns
     -------
@@ -142,9 +151,6 @@ def srp_key_codes(W, b, state, units, full):
     proj = Wu @ P[:d] + bu[:, None] * P[d]
     if state["mips"]:
         sq = np.einsum("ij,ij->i", Wu, Wu, dtype=np.float64) + bu.astype(np.float64) ** 2
-        if full:
-            top = np.sqrt(sq.max()) if sq.size else 0.0
-            state["scale"][0] = 1.0 / top if top > 0 else 1.0
         s = state["scale"][0]
         extra = np.sqrt(np.maximum(0.0, 1.0 - s * s * sq)).astype(proj.dtype)
         proj = proj * proj.dtype.type(s) + extra[:, None] * P[d + 1]

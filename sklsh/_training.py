@@ -9,12 +9,14 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from . import _optimizers
-from ._hashing import srp_key_codes, srp_query_codes
+from ._hashing import reset_mips_scale, srp_key_codes, srp_query_codes
 from ._kernels._network import (Network, batch_gradients, hashed_scores, pack_codes,
                                 refresh_tables)
 
 # Rows whose first-layer projections are computed at once (memory: rows x codes floats)
 QUERY_CHUNK = 4096
+# Units whose key codes are computed at once when the tables are refreshed
+REHASH_CHUNK = 16384
 
 
 class KernelInput:
@@ -211,8 +213,10 @@ class Trainer:
 
 
 def rehash(network, layer, W, b, state, units, full, seed, n_threads):
-    """Re-hash `units` of a hashed layer into its tables (see ``refresh_tables``);
-    SRP codes come from one BLAS product. Returns the hashing operations spent.
+    """Re-hash `units` of a hashed layer into its tables (see ``refresh_tables``), a
+    block of units at a time, so that the codes held at once stay REHASH_CHUNK rows
+    however wide the layer; SRP codes come from one BLAS product per block. Returns
+    the hashing operations spent.
 
     Parameters
     ----------
@@ -224,34 +228,55 @@ def rehash(network, layer, W, b, state, units, full, seed, n_threads):
     state : dict
         The layer's hash state.
     units : ndarray of int64
-        All units in insertion order when `full`, else those that changed.
+        All units in insertion order when `full` (the tables are emptied first), else
+        those that changed.
     full : bool
     seed : int
     n_threads : int
     """
-    codes = None
     ops = 0
-    if state["family"] == "srp":
-        codes = srp_key_codes(W, b, state, units, full)
-        ops = codes.size * (W.shape[1] + 1)
-    return ops + refresh_tables(network, layer, units, full, seed, n_threads, codes)
+    srp = state["family"] == "srp"
+    if srp and full and state["mips"]:
+        reset_mips_scale(W, b, state)
+    for i, start in enumerate(range(0, max(len(units), 1), REHASH_CHUNK)):
+        chunk = units[start:start + REHASH_CHUNK]
+        codes = srp_key_codes(W, b, state, chunk) if srp else None
+        if srp:
+            ops += codes.size * (W.shape[1] + 1)
+        ops += refresh_tables(network, layer, chunk, full and i == 0, seed + i,
+                              n_threads, codes)
+    return ops
 
 
-def hashed_output_scores(weights, biases, hashing, budgets, candidates, activation,
-                         selection, X, seed, n_threads):
+def inference_network(weights, biases, hashing, budgets, candidates, activation,
+                      selection):
+    """A network that can only infer (its arrays may be read-only memory maps), built
+    once and used for every block of rows predicted (see hashed_output_scores)."""
+    return Network(weights, biases, hashing, list(budgets), activation, "softmax",
+                   selection, list(candidates))
+
+
+def hashed_output_scores(network, first_state, X, seed, n_threads):
     """Output scores of every row of X computed through the hash tables.
+
+    Parameters
+    ----------
+    network : Network
+        From :func:`inference_network`.
+    first_state : dict or None
+        The first layer's hash state.
+    X : ndarray or CSR matrix
+    seed : int
+    n_threads : int
 
     Returns
     -------
     scores : ndarray of shape (n_samples, n_outputs)
         Pre-activations; -inf where an output was not in the example's active set.
     """
-    dtype = weights[0].dtype
-    data = KernelInput(X, dtype)
-    network = Network(weights, biases, hashing, list(budgets), activation, "softmax",
-                      selection, list(candidates))
-    first_layer_queries(network, hashing[0], data, n_threads)
-    out = np.empty((data.n_samples, weights[-1].shape[0]), dtype=dtype)
+    data = KernelInput(X, network.dtype)
+    first_layer_queries(network, first_state, data, n_threads)
+    out = np.empty((data.n_samples, network.n_outputs), dtype=network.dtype)
     hashed_scores(network, *data.args(), out, seed, n_threads)
     return out
 

@@ -493,3 +493,25 @@ def test_sketch_selection_takes_the_units_sharing_most_codes(n_tables, bits):
     assert (active.sum(axis=1) == BUDGET).all()
     for i in range(N_QUERIES):
         assert matches[i][active[i]].min() >= matches[i][~active[i]].max()
+
+
+@pytest.mark.parametrize("mips", [False, True])
+def test_tables_rebuilt_in_blocks_hold_the_same_units(mips, monkeypatch):
+    """A full rebuild hashes the units a block at a time (bounded memory for wide
+    layers); the buckets end up with the same units and the sketches and MIPS scale
+    are the same as in one block."""
+    import sklsh._training
+    W, b, _ = dense_problem(8)
+    b = np.random.RandomState(1).normal(size=N_UNITS)
+    one_net, one = build(W, b, mips=mips, bucket_size=N_UNITS)
+    monkeypatch.setattr(sklsh._training, "REHASH_CHUNK", 7)
+    blocks_net, blocks = build(W, b, mips=mips, bucket_size=N_UNITS)
+    np.testing.assert_array_equal(blocks["sketch"], one["sketch"])
+    np.testing.assert_array_equal(blocks["home"], one["home"])
+    np.testing.assert_array_equal(blocks["fill"], one["fill"])
+    assert blocks["scale"][0] == one["scale"][0]
+    for t in range(one["ids"].shape[0]):
+        for bucket in np.flatnonzero(one["fill"][t]):
+            n = one["fill"][t, bucket]
+            np.testing.assert_array_equal(np.sort(blocks["ids"][t, bucket, :n]),
+                                          np.sort(one["ids"][t, bucket, :n]))

@@ -98,6 +98,15 @@ cdef class Network:
     cdef list keep               # the arrays the structs point into stay alive here
 
     @property
+    def dtype(self):
+        """The float type of the network's arrays."""
+        return np.dtype(np.float32 if self.is_float else np.float64)
+
+    @property
+    def n_outputs(self):
+        return self.layers[self.n_layers - 1].n_out
+
+    @property
     def first_layer_exhaustive(self):
         """Whether the first layer takes every unit as a candidate (no table lookup)."""
         return self.layers[0].candidates >= self.layers[0].n_out
@@ -661,9 +670,10 @@ def refresh_tables(Network net, int layer, const int64_t[::1] units, bint full,
                    uint64_t seed, int n_threads, const int[:, ::1] codes=None):
     """Re-hash `units` of a hashed layer into its tables and sketches.
 
-    With `full`, the tables are emptied first and `units` (all of the layer's units,
-    in the order they are to be inserted, which matters for FIFO buckets) are inserted
-    afresh. Otherwise each unit leaves the buckets it was in and enters its new ones.
+    With `full`, the tables are emptied first and `units` are inserted afresh, in the
+    order given (which matters for FIFO buckets); the caller then inserts the rest of
+    the layer's units, if `units` was not all of them (a rebuild in blocks). Otherwise
+    each unit leaves the buckets it was in and enters its new ones.
     An SRP layer's `codes` (the units' K * L codes) must be given: they are one matrix
     product, which ``sklsh._training.rehash`` has BLAS do, MIPS scale included. A WTA
     or DWTA layer's codes are computed here. Returns the hashing operations spent here.
@@ -681,8 +691,6 @@ def refresh_tables(Network net, int layer, const int64_t[::1] units, bint full,
     units_arr = np.asarray(units)
     if n and (units_arr.min() < 0 or units_arr.max() >= L.n_out):
         raise ValueError("unit ids out of range")
-    if full and n != L.n_out:
-        raise ValueError("a full refresh inserts every unit")
     if n_threads < 1:
         raise ValueError("n_threads must be positive")
     cdef int KL = nt * L.spec.n_hashes
