@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+"""Extreme classification: sklsh with a hashed output layer against a PyTorch CPU model
+of the same shape, on generated sparse data with many classes.
+
+Data: ``sklsh.datasets.make_extreme_classification`` (class prototypes over a
+vocabulary, power-law class frequencies), one label per example. Network:
+n_features -> hidden (ReLU) -> n_classes. PyTorch: an ``EmbeddingBag`` (sum of the
+rows of the input's words, weighted by their values) for the sparse first layer, a
+dense softmax output. sklsh: a dense hidden layer and an output layer whose tables
+pick `--output-fraction` of the classes per example (the true label always in during
+training). Both: Adam (lr `--lr`), the same batch size and epochs, `--threads`
+threads; scikit-learn's MLPClassifier too when the classes are at most
+`--sklearn-max-classes`. Epochs of all models are interleaved, one process each
+(``bench_kdd2017.interleaved``).
+
+Reported per model: seconds per epoch (median), P@1 and P@5 on held-out examples
+(sklsh through hashed and exact inference, with the seconds each takes), peak
+resident memory of its process.
+
+Example (about ten minutes on 2 cores)::
+
+    python benchmarks/bench_xmc.py --classes 10000 --samples 50000 --epochs 3
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from bench_kdd2017 import (_jsonable, git_state, interleaved, loadavg, median,
+                           torch_available)
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def peak_mb():
+    """Peak resident memory of this process so far, in MB (Linux: KiB units)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def precision(top, y, k):
+    return float(np.mean(np.any(top[:, :k] == y[:, None], axis=1)) / k)
+
+
+def make_data(args, n_classes):
+    from sklsh.datasets import make_extreme_classification
+    X, y, _ = make_extreme_classification(
+        args.samples + args.test, args.features, n_classes, nnz=args.nnz,
+        noise=args.noise, random_state=args.seed)
+    return X[:args.samples], y[:args.samples], X[args.samples:], y[args.samples:]
+
+
+def run_sklsh(args, n_classes, extra):
+    from sklearn.exceptions import ConvergenceWarning
+    from sklsh import LSHMLPClassifier
+    X, y, Xt, yt = make_data(args, n_classes)
+    params = dict(active_fraction=[1.0, args.output_fraction], hash_output=True,
+                  learning_rate_init=args.lr, batch_size=args.batch_size, max_iter=1,
+                  warm_start=True, n_threads=args.threads,
+                  random_state=np.random.RandomState(args.seed))
+    params.update(extra)
+    clf = LSHMLPClassifier((args.hidden,), **params)
+    row = dict(model="sklsh", params=extra, epoch_seconds=[])
+    for epoch in range(args.epochs):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            start = time.perf_counter()
+            clf.fit(X, y)
+            row["epoch_seconds"].append(time.perf_counter() - start)
+        print(f"    sklsh   epoch {epoch + 1}: {row['epoch_seconds'][-1]:.2f} s",
+              file=sys.stderr, flush=True)
+        yield
+    for mode in ("hashed", "exact"):
+        clf.set_params(inference=mode)
+        start = time.perf_counter()
+        top, _ = clf.predict_topk(Xt, 5)
+        row[f"predict_seconds_{mode}"] = time.perf_counter() - start
+        row[f"p1_{mode}"], row[f"p5_{mode}"] = precision(top, yt, 1), precision(top, yt, 5)
+    row.update(mult_fraction=float(clf.mult_fraction_), peak_mb=peak_mb())
+    return row
+
+
+def run_torch(args, n_classes):
+    import torch
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    X, y, Xt, yt = make_data(args, n_classes)
+    embed = torch.nn.EmbeddingBag(args.features, args.hidden, mode="sum")
+    out = torch.nn.Linear(args.hidden, n_classes)
+    bias = torch.nn.Parameter(torch.zeros(args.hidden))
+    params = list(embed.parameters()) + list(out.parameters()) + [bias]
+    opt = torch.optim.Adam(params, lr=args.lr)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def forward(A):
+        idx = torch.from_numpy(A.indices.astype(np.int64))
+        offsets = torch.from_numpy(A.indptr[:-1].astype(np.int64))
+        weights = torch.from_numpy(A.data.astype(np.float32))
+        h = torch.relu(embed(idx, offsets, per_sample_weights=weights) + bias)
+        return out(h)
+
+    row = dict(model="torch", epoch_seconds=[], torch_version=torch.__version__)
+    gen = np.random.RandomState(args.seed)
+    labels = torch.from_numpy(np.asarray(y, dtype=np.int64))
+    for epoch in range(args.epochs):
+        start = time.perf_counter()
+        order = gen.permutation(X.shape[0])
+        for b in range(0, len(order), args.batch_size):
+            rows = order[b:b + args.batch_size]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(forward(X[rows]), labels[rows])
+            loss.backward()
+            opt.step()
+        row["epoch_seconds"].append(time.perf_counter() - start)
+        print(f"    torch   epoch {epoch + 1}: {row['epoch_seconds'][-1]:.2f} s",
+              file=sys.stderr, flush=True)
+        yield
+    start = time.perf_counter()
+    with torch.no_grad():
+        top = np.concatenate([torch.topk(forward(Xt[i:i + 1024]), 5).indices.numpy()
+                              for i in range(0, Xt.shape[0], 1024)])
+    row["predict_seconds_exact"] = time.perf_counter() - start
+    row["p1_exact"], row["p5_exact"] = precision(top, yt, 1), precision(top, yt, 5)
+    row.update(mult_fraction=1.0, peak_mb=peak_mb())
+    return row
+
+
+def run_sklearn(args, n_classes):
+    from sklearn.neural_network import MLPClassifier
+    X, y, Xt, yt = make_data(args, n_classes)
+    clf = MLPClassifier((args.hidden,), learning_rate_init=args.lr,
+                        batch_size=args.batch_size, random_state=args.seed)
+    row = dict(model="sklearn", epoch_seconds=[])
+    for epoch in range(args.epochs):
+        start = time.perf_counter()
+        clf.partial_fit(X, y, classes=np.arange(n_classes))
+        row["epoch_seconds"].append(time.perf_counter() - start)
+        print(f"    sklearn epoch {epoch + 1}: {row['epoch_seconds'][-1]:.2f} s",
+              file=sys.stderr, flush=True)
+        yield
+    start = time.perf_counter()
+    proba = clf.predict_proba(Xt)
+    top = clf.classes_[np.argsort(-proba, axis=1)[:, :5]]
+    row["predict_seconds_exact"] = time.perf_counter() - start
+    row["p1_exact"], row["p5_exact"] = precision(top, yt, 1), precision(top, yt, 5)
+    row.update(mult_fraction=1.0, peak_mb=peak_mb())
+    return row
+
+
+def markdown(rows):
+    head = ["classes", "model", "s / epoch", "P@1 (exact)", "P@5 (exact)",
+            "P@1 (hashed)", "P@5 (hashed)", "top-5 s exact / hashed", "mult-add fraction",
+            "peak MB", "speed vs torch"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        torch_row = [t for t in rows if t["model"] == "torch" and t["classes"] == r["classes"]]
+        speed = (f"{torch_row[0]['seconds_per_epoch'] / r['seconds_per_epoch']:.2f}x"
+                 if torch_row else "—")
+        name = r["model"] + (f" `{json.dumps(r['params'])}`" if r.get("params") else "")
+        hashed = r.get("p1_hashed")
+        lines.append("| " + " | ".join([
+            str(r["classes"]), name, f"{r['seconds_per_epoch']:.2f}",
+            f"{r['p1_exact']:.4f}", f"{r['p5_exact']:.4f}",
+            "—" if hashed is None else f"{hashed:.4f}",
+            "—" if hashed is None else f"{r['p5_hashed']:.4f}",
+            f"{r['predict_seconds_exact']:.2f}" + (
+                "" if hashed is None else f" / {r['predict_seconds_hashed']:.2f}"),
+            f"{r['mult_fraction']:.3f}", f"{r['peak_mb']:.0f}", speed]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--classes", default="10000", help="comma-separated class counts")
+    p.add_argument("--samples", type=int, default=50000)
+    p.add_argument("--test", type=int, default=5000)
+    p.add_argument("--features", type=int, default=50000)
+    p.add_argument("--nnz", type=int, default=60)
+    p.add_argument("--noise", type=float, default=0.3)
+    p.add_argument("--hidden", type=int, default=128)
+    p.add_argument("--output-fraction", type=float, default=0.01)
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--models", default="sklsh,torch,sklearn")
+    p.add_argument("--sklearn-max-classes", type=int, default=10000)
+    p.add_argument("--sklsh-params", default="[{}]",
+                   help="JSON list of extra LSHMLPClassifier parameter sets")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="NAME.md: the table there, JSON beside")
+    args = p.parse_args(argv)
+    models = [m.strip() for m in args.models.split(",")]
+    extras = json.loads(args.sklsh_params)
+    if "torch" in models and torch_available():
+        print(f"[skip] PyTorch: {torch_available()}", file=sys.stderr)
+        models.remove("torch")
+    meta = dict(command=" ".join(["python", *sys.argv]),
+                date=datetime.datetime.now().isoformat(timespec="seconds"),
+                args=vars(args), git=git_state(), machine=platform.platform(),
+                loadavg_start=loadavg())
+    rows = []
+    for n_classes in [int(c) for c in args.classes.split(",")]:
+        print(f"{n_classes} classes", file=sys.stderr, flush=True)
+        runs = []
+        if "sklsh" in models:
+            runs += [(run_sklsh, (args, n_classes, extra)) for extra in extras]
+        if "torch" in models:
+            runs.append((run_torch, (args, n_classes)))
+        if "sklearn" in models and n_classes <= args.sklearn_max_classes:
+            runs.append((run_sklearn, (args, n_classes)))
+        for row in interleaved(runs, args.threads, args.epochs):
+            row.update(classes=n_classes,
+                       seconds_per_epoch=median(row["epoch_seconds"]))
+            rows.append(row)
+    meta["loadavg_end"] = loadavg()
+    table = markdown(rows)
+    print(table)
+    if args.out:
+        out = Path(args.out)
+        out.write_text(f"Command: `{meta['command']}`\n\n" + table)
+        out.with_suffix(".json").write_text(
+            json.dumps(dict(meta=meta, rows=rows), indent=1, default=_jsonable) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
