@@ -227,10 +227,7 @@ def run_sklearn(data, hidden, args):
         predict = time.perf_counter() - start
         progress("sklearn", epoch, seconds, accuracy)
         yield
-    return dict(model="sklearn", active_fraction=1.0, epoch_seconds=seconds,
-                epoch_cpu_seconds=cpu_seconds,
-                epoch_accuracy=accuracy, accuracy=accuracy[-1], accuracy_hashed=None,
-                mult_fraction=1.0, hash_fraction=0.0, predict_seconds=predict)
+    return dense_row("sklearn", seconds, cpu_seconds, accuracy, predict)
 
 
 def torch_available():
@@ -292,11 +289,16 @@ def run_torch(data, n_in, hidden, n_out, args):
         predict = time.perf_counter() - start
         progress("torch", epoch, seconds, accuracy)
         yield
-    return dict(model="torch", active_fraction=1.0, epoch_seconds=seconds,
-                epoch_cpu_seconds=cpu_seconds,
-                epoch_accuracy=accuracy, accuracy=accuracy[-1], accuracy_hashed=None,
-                mult_fraction=1.0, hash_fraction=0.0, predict_seconds=predict,
-                torch_version=torch.__version__)
+    return dense_row("torch", seconds, cpu_seconds, accuracy, predict,
+                     torch_version=torch.__version__)
+
+
+def dense_row(model, seconds, cpu_seconds, accuracy, predict, **extra):
+    """The result row of a dense baseline (every unit computed)."""
+    return dict(model=model, active_fraction=1.0, epoch_seconds=seconds,
+                epoch_cpu_seconds=cpu_seconds, epoch_accuracy=accuracy,
+                accuracy=accuracy[-1], accuracy_hashed=None, mult_fraction=1.0,
+                hash_fraction=0.0, predict_seconds=predict, **extra)
 
 
 def progress(name, epoch, seconds, accuracy, extra=""):

@@ -456,15 +456,15 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
     def _output_scores(self, X):
         """Output pre-activations of the network for every row of X (see
         :meth:`_output_score_chunks`)."""
-        chunks = [scores for _, scores in self._output_score_chunks(X)]
+        chunks = list(self._output_score_chunks(X))
         if chunks:
             return np.concatenate(chunks)
         return np.empty((0, self.coefs_[-1].shape[1]), self.coefs_[0].dtype)
 
     def _output_score_chunks(self, X):
-        """Output pre-activations a block of rows at a time: pairs (start, scores),
-        so that what predicting holds stays about PREDICT_BLOCK activations however
-        many rows X has. By `inference`:
+        """Output pre-activations a block of rows at a time, so that what predicting
+        holds stays about PREDICT_BLOCK activations however many rows X has. By
+        `inference`:
 
         "hashed" selects the active units as training does, without forced labels;
         "exact" computes every unit densely and keeps, in each hashed layer, the
@@ -490,8 +490,8 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         for start in range(0, X.shape[0], rows):
             a = X[start:start + rows]
             if hashed:
-                yield start, hashed_output_scores(network, self._hash_states[0], a,
-                                                  self._predict_seed, n_threads)
+                yield hashed_output_scores(network, self._hash_states[0], a,
+                                           self._predict_seed, n_threads)
                 continue
             for l, (coef, intercept) in enumerate(zip(self.coefs_, self.intercepts_)):
                 a = safe_sparse_dot(a, coef)
@@ -500,7 +500,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
                 a += intercept
                 if l < len(self.coefs_) - 1:
                     a = _keep_top(a, self._budgets[l], self.activation)
-            yield start, a
+            yield a
 
     # ---------------------------------------------------------------- persistence
     def __getstate__(self):

@@ -241,7 +241,7 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
             return X, self._validate_indicator(y, incremental)
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
-        self._multilabel = False
+        self._label_format = None
         # incremental  warm_start  classes_ defined  action
         #     0            any          no            define classes_
         #     0             0           yes           redefine classes_
@@ -269,8 +269,9 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
         return X, y
 
     def _is_multilabel(self):
-        """Whether the model was fitted on a label-indicator matrix."""
-        return getattr(self, "_multilabel", False)
+        """Whether the model was fitted on a label-indicator matrix (its kind and
+        dtype are then in ``_label_format``)."""
+        return getattr(self, "_label_format", None) is not None
 
     def _validate_indicator(self, Y, incremental):
         """A label-indicator matrix (multi-label y), kept in the form given: a sparse
@@ -287,12 +288,11 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
                     f"with {self.classes_.shape[0]}.")
         else:
             self.classes_ = np.arange(n_labels)
-        self._multilabel = True
         self._label_format = ("sparse", Y.dtype) if sp.issparse(Y) else ("dense", Y.dtype)
         return Y
 
     def _targets(self, y, dtype):
-        if self._multilabel:
+        if self._is_multilabel():
             # one logistic output per label; the labels of row r are the column ids of
             # its non-zero entries, read straight from the CSR structure
             Y = sp.csr_matrix(y)
@@ -406,7 +406,7 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
                              f"({n_classes}), got {k!r}.")
         top, top_proba = [np.empty((0, k), dtype=np.intp)], [
             np.empty((0, k), dtype=self.coefs_[0].dtype)]
-        for _, scores in self._output_score_chunks(X):
+        for scores in self._output_score_chunks(X):
             proba = self._proba(scores)
             rows = np.arange(proba.shape[0])[:, None]
             if k < n_classes:
@@ -454,7 +454,7 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
         """
         if self._is_multilabel():
             kind, dtype = self._label_format
-            blocks = [scores > 0 for _, scores in self._output_score_chunks(X)]
+            blocks = [scores > 0 for scores in self._output_score_chunks(X)]
             if kind == "sparse":
                 return sp.vstack([sp.csr_matrix(b, dtype=dtype) for b in blocks],
                                  format="csr")

@@ -121,8 +121,7 @@ def reset_mips_scale(W, b, state, chunk=16384):
     among its units now (a block of rows at a time)."""
     top = 0.0
     for start in range(0, W.shape[0], chunk):
-        Wc, bc = W[start:start + chunk], b[start:start + chunk]
-        sq = np.einsum("ij,ij->i", Wc, Wc, dtype=np.float64) + bc.astype(np.float64) ** 2
+        sq = _key_sq_norms(W[start:start + chunk], b[start:start + chunk])
         top = max(top, float(np.sqrt(sq.max())) if sq.size else 0.0)
     state["scale"][0] = 1.0 / top if top > 0 else 1.0
 
@@ -150,11 +149,16 @@ def srp_key_codes(W, b, state, units):
     Wu, bu = W[units], b[units]
     proj = Wu @ P[:d] + bu[:, None] * P[d]
     if state["mips"]:
-        sq = np.einsum("ij,ij->i", Wu, Wu, dtype=np.float64) + bu.astype(np.float64) ** 2
+        sq = _key_sq_norms(Wu, bu)
         s = state["scale"][0]
         extra = np.sqrt(np.maximum(0.0, 1.0 - s * s * sq)).astype(proj.dtype)
         proj = proj * proj.dtype.type(s) + extra[:, None] * P[d + 1]
     return (proj > 0).astype(np.int32)
+
+
+def _key_sq_norms(W, b):
+    """Squared norms of the keys ``[w_j, b_j]``, in float64."""
+    return np.einsum("ij,ij->i", W, W, dtype=np.float64) + b.astype(np.float64) ** 2
 
 
 def srp_query_codes(X, state):

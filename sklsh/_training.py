@@ -240,8 +240,9 @@ def rehash(network, layer, W, b, state, units, full, seed, n_threads):
         reset_mips_scale(W, b, state)
     for i, start in enumerate(range(0, max(len(units), 1), REHASH_CHUNK)):
         chunk = units[start:start + REHASH_CHUNK]
-        codes = srp_key_codes(W, b, state, chunk) if srp else None
+        codes = None
         if srp:
+            codes = srp_key_codes(W, b, state, chunk)
             ops += codes.size * (W.shape[1] + 1)
         ops += refresh_tables(network, layer, chunk, full and i == 0, seed + i,
                               n_threads, codes)

@@ -335,30 +335,28 @@ cdef double run_example(Network net, const floating *x, const int *x_ids, int x_
     for l in range(n_layers):
         L = &net.layers[l]
         dense_in = L.n_in if (l > 0 or x_dense) else x_n
-        if L.hashed and L.candidates >= L.n_out:
-            # every unit is a candidate: nothing to look up, the exact pre-activations
-            # choose (the tables are skipped, not consulted)
-            n_forced = n_labels if training and l == last else 0
-            n_explore = L.explore if training else 0
-            k = select_active(L, NULL, NULL, labels, n_forced, n_explore,
-                              &w.scratch, rng, w.ids[l])
-        elif L.hashed:
-            if l == 0 and q_buckets != NULL:
-                buckets, sketch = q_buckets, q_sketch
-            else:
-                w.tally[2] += query_buckets(&L.spec, in_ids, in_val, in_n, in_dense,
-                                            w.codes, <floating *> w.acc, w.buckets)
+        if L.hashed:
+            # with every unit a candidate nothing is looked up (select_active reads
+            # no buckets): the exact pre-activations choose
+            buckets, sketch = NULL, NULL
+            if L.candidates < L.n_out:
+                if l == 0 and q_buckets != NULL:
+                    buckets, sketch = q_buckets, q_sketch
+                else:
+                    w.tally[2] += query_buckets(&L.spec, in_ids, in_val, in_n, in_dense,
+                                                w.codes, <floating *> w.acc, w.buckets)
+                    if L.selection == SKETCH:
+                        pack_sketch(&L.spec, &L.tables, w.codes, w.sketch)
+                    buckets, sketch = w.buckets, w.sketch
                 if L.selection == SKETCH:
-                    pack_sketch(&L.spec, &L.tables, w.codes, w.sketch)
-                buckets, sketch = w.buckets, w.sketch
-            if L.selection == SKETCH:
-                w.tally[2] += <int64_t>L.n_out * L.tables.n_words
-            if not seeded:
-                content = 0
-                for t in range(L.spec.n_tables):
-                    content = content * <uint64_t>0x100000001B3 + <uint64_t>buckets[t]
-                rng[0] = stream(rng[0], content)
-                seeded = True
+                    w.tally[2] += <int64_t>L.n_out * L.tables.n_words
+                if not seeded:
+                    content = 0
+                    for t in range(L.spec.n_tables):
+                        content = (content * <uint64_t>0x100000001B3
+                                   + <uint64_t>buckets[t])
+                    rng[0] = stream(rng[0], content)
+                    seeded = True
             n_forced = n_labels if training and l == last else 0
             n_explore = L.explore if training else 0
             k = select_active(L, buckets, sketch, labels, n_forced, n_explore,
@@ -489,8 +487,8 @@ def batch_gradients(Network net, const floating[:, ::1] X, const floating[::1] d
 
     X is dense ``(n_samples, n_features)`` unless `sparse`, when the rows are the CSR
     triplet (data, indices, indptr). `q_buckets` and `q_sketch` hold the first
-    layer's packed query codes per row (see `pack_codes`), or no rows (hash here). Labels of row r are
-    ``label_idx[label_ptr[r]:label_ptr[r + 1]]`` (classification); Y holds regression
+    layer's packed query codes per row (see `pack_codes`), or no rows (hash here).
+    Labels of row r are ``label_idx[label_ptr[r]:label_ptr[r + 1]]`` (classification); Y holds regression
     targets. Each example draws from its own stream ``(seed, r)``. Rows written are
     stamped with `stamp` (> 0).
 
@@ -519,6 +517,9 @@ def batch_gradients(Network net, const floating[:, ::1] X, const floating[::1] d
     cdef const int *ip = &indices[0] if indices.shape[0] else NULL
     cdef const int *lp = &label_idx[0] if label_idx.shape[0] else NULL
     cdef bint queries = q_buckets.shape[0] > 0
+    cdef const int *qb
+    cdef const uint64_t *qs
+    cdef int n_lab
     cdef bint has_labels = net.loss_kind != SQUARED
     cdef Work *w
     cdef uint64_t rng
@@ -534,17 +535,17 @@ def batch_gradients(Network net, const floating[:, ::1] X, const floating[::1] d
             r = rows[i]
             rng = stream(seed, <uint64_t>r)
             lo = label_ptr[r] if has_labels else 0
+            qb = &q_buckets[r, 0] if queries else NULL
+            qs = &q_sketch[r, 0] if queries else NULL
+            n_lab = <int>(label_ptr[r + 1] - lo) if has_labels else 0
             if sparse:
                 loss += run_example(
                     net, dp + indptr[r], ip + indptr[r], <int>(indptr[r + 1] - indptr[r]),
-                    False, &q_buckets[r, 0] if queries else NULL,
-                    &q_sketch[r, 0] if queries else NULL, lp + lo, <int>(label_ptr[r + 1] - lo) if has_labels else 0,
+                    False, qb, qs, lp + lo, n_lab,
                     &Y[r, 0] if not has_labels else NULL, w, &rng, True, stamp, NULL)
             else:
                 loss += run_example(
-                    net, &X[r, 0], NULL, <int>X.shape[1], True,
-                    &q_buckets[r, 0] if queries else NULL,
-                    &q_sketch[r, 0] if queries else NULL, lp + lo, <int>(label_ptr[r + 1] - lo) if has_labels else 0,
+                    net, &X[r, 0], NULL, <int>X.shape[1], True, qb, qs, lp + lo, n_lab,
                     &Y[r, 0] if not has_labels else NULL, w, &rng, True, stamp, NULL)
             macs += w.tally[0]
             dense_macs += w.tally[1]
@@ -579,6 +580,8 @@ def hashed_scores(Network net, const floating[:, ::1] X, const floating[::1] dat
     cdef const floating *dp = &data[0] if data.shape[0] else NULL
     cdef const int *ip = &indices[0] if indices.shape[0] else NULL
     cdef bint queries = q_buckets.shape[0] > 0
+    cdef const int *qb
+    cdef const uint64_t *qs
     cdef Work *w
     cdef uint64_t rng
     with nogil, parallel(num_threads=n_threads):
@@ -589,17 +592,15 @@ def hashed_scores(Network net, const floating[:, ::1] X, const floating[::1] dat
             if w == NULL:
                 continue
             rng = seed
+            qb = &q_buckets[r, 0] if queries else NULL
+            qs = &q_sketch[r, 0] if queries else NULL
             if sparse:
                 run_example(net, dp + indptr[r], ip + indptr[r],
-                            <int>(indptr[r + 1] - indptr[r]), False,
-                            &q_buckets[r, 0] if queries else NULL,
-                            &q_sketch[r, 0] if queries else NULL, NULL, 0, NULL, w,
-                            &rng, False, 0, &out[r, 0])
+                            <int>(indptr[r + 1] - indptr[r]), False, qb, qs, NULL, 0,
+                            NULL, w, &rng, False, 0, &out[r, 0])
             else:
-                run_example(net, &X[r, 0], NULL, <int>X.shape[1], True,
-                            &q_buckets[r, 0] if queries else NULL,
-                            &q_sketch[r, 0] if queries else NULL, NULL, 0, NULL,
-                            w, &rng, False, 0, &out[r, 0])
+                run_example(net, &X[r, 0], NULL, <int>X.shape[1], True, qb, qs, NULL, 0,
+                            NULL, w, &rng, False, 0, &out[r, 0])
             macs += w.tally[0]
             dense_macs += w.tally[1]
             hash_ops += w.tally[2]

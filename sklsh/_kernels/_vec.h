@@ -114,6 +114,13 @@ SKLSH_CLONES static void sk_momentum_row_##S(T *w, T *g, T *vel, int n, T scale,
  * the words hold. One call per layer, not per unit: a call cost as much as the
  * popcounts. */
 #include <stdint.h>
+/* Bit 0 of a code slot of x (the XOR of two words) is set where the slot differs. */
+static inline uint64_t sk_slots_differing(uint64_t x, int code_bits) {
+    uint64_t y = x;
+    for (int s = 1; s < code_bits; s++) y |= x >> s;
+    return y;
+}
+
 SKLSH_CLONES static void sk_sketch_matches_any(const uint64_t *q, const uint64_t *sketch,
                                                int n_units, int n_words, uint64_t lsb,
                                                int code_bits, int n_codes, int *out) {
@@ -121,12 +128,10 @@ SKLSH_CLONES static void sk_sketch_matches_any(const uint64_t *q, const uint64_t
     uint64_t last = tail >= 64 ? lsb : lsb & ((((uint64_t)1) << tail) - 1);
     for (int j = 0; j < n_units; j++) {
         const uint64_t *k = sketch + (int64_t)j * n_words;
-        int n = 0;
-        for (int w = 0; w < n_words; w++) {
-            uint64_t x = q[w] ^ k[w], y = x;
-            for (int s = 1; s < code_bits; s++) y |= x >> s;
-            n += __builtin_popcountll(y & (w == n_words - 1 ? last : lsb));
-        }
+        int n = 0, w = 0;
+        for (; w < n_words - 1; w++)
+            n += __builtin_popcountll(sk_slots_differing(q[w] ^ k[w], code_bits) & lsb);
+        n += __builtin_popcountll(sk_slots_differing(q[w] ^ k[w], code_bits) & last);
         out[j] = n_codes - n;
     }
 }
