@@ -3,7 +3,11 @@
 of the same shape, on generated sparse data with many classes.
 
 Data: ``sklsh.datasets.make_extreme_classification`` (class prototypes over a
-vocabulary, power-law class frequencies), one label per example. Network:
+vocabulary, power-law class frequencies), one label per example; with `--wordnet`
+also WordNet's synsets (words and gloss, TF-IDF) labelled with their 45
+lexicographer files (``sklsh.datasets.load_wordnet_lexnames``). Every model has an
+output per class, seen in training or not (sklsh and scikit-learn through
+``partial_fit(..., classes=range(n_classes))``, one epoch per call). Network:
 n_features -> hidden (ReLU) -> n_classes. PyTorch: an ``EmbeddingBag`` (sum of the
 rows of the input's words, weighted by their values) for the sparse first layer, a
 dense softmax output. sklsh: a dense hidden layer and an output layer whose tables
@@ -49,7 +53,22 @@ def precision(top, y, k):
     return float(np.mean(np.any(top[:, :k] == y[:, None], axis=1)) / k)
 
 
+WORDNET = "wordnet"
+
+
 def make_data(args, n_classes):
+    """(X, y, X_test, y_test) of a data set: generated with `n_classes` classes, or
+    WordNet (n_classes == WORDNET; a tenth of the synsets, drawn at random, held
+    out)."""
+    if n_classes == WORDNET:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.model_selection import train_test_split
+        from sklsh.datasets import load_wordnet_lexnames
+        documents, y, _ = load_wordnet_lexnames()
+        train, test, y, yt = train_test_split(documents, y, test_size=0.1,
+                                              random_state=args.seed)
+        vectorizer = TfidfVectorizer(sublinear_tf=True, dtype=np.float32)
+        return vectorizer.fit_transform(train), y, vectorizer.transform(test), yt
     from sklsh.datasets import make_extreme_classification
     X, y, _ = make_extreme_classification(
         args.samples + args.test, args.features, n_classes, nnz=args.nnz,
@@ -57,22 +76,28 @@ def make_data(args, n_classes):
     return X[:args.samples], y[:args.samples], X[args.samples:], y[args.samples:]
 
 
+def class_count(n_classes):
+    return 45 if n_classes == WORDNET else n_classes
+
+
 def run_sklsh(args, n_classes, extra):
     from sklearn.exceptions import ConvergenceWarning
     from sklsh import LSHMLPClassifier
     X, y, Xt, yt = make_data(args, n_classes)
-    params = dict(active_fraction=[1.0, args.output_fraction], hash_output=True,
-                  learning_rate_init=args.lr, batch_size=args.batch_size, max_iter=1,
-                  warm_start=True, n_threads=args.threads,
-                  random_state=np.random.RandomState(args.seed))
+    fraction = (args.wordnet_output_fraction if n_classes == WORDNET
+                else args.output_fraction)
+    params = dict(active_fraction=[1.0, fraction], hash_output=fraction < 1,
+                  learning_rate_init=args.lr, batch_size=args.batch_size,
+                  n_threads=args.threads, random_state=np.random.RandomState(args.seed))
     params.update(extra)
     clf = LSHMLPClassifier((args.hidden,), **params)
+    classes = np.arange(class_count(n_classes))
     row = dict(model="sklsh", params=extra, epoch_seconds=[])
     for epoch in range(args.epochs):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             start = time.perf_counter()
-            clf.fit(X, y)
+            clf.partial_fit(X, y, classes=classes)
             row["epoch_seconds"].append(time.perf_counter() - start)
         print(f"    sklsh   epoch {epoch + 1}: {row['epoch_seconds'][-1]:.2f} s",
               file=sys.stderr, flush=True)
@@ -92,8 +117,8 @@ def run_torch(args, n_classes):
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     X, y, Xt, yt = make_data(args, n_classes)
-    embed = torch.nn.EmbeddingBag(args.features, args.hidden, mode="sum")
-    out = torch.nn.Linear(args.hidden, n_classes)
+    embed = torch.nn.EmbeddingBag(X.shape[1], args.hidden, mode="sum")
+    out = torch.nn.Linear(args.hidden, class_count(n_classes))
     bias = torch.nn.Parameter(torch.zeros(args.hidden))
     params = list(embed.parameters()) + list(out.parameters()) + [bias]
     opt = torch.optim.Adam(params, lr=args.lr)
@@ -140,7 +165,7 @@ def run_sklearn(args, n_classes):
     row = dict(model="sklearn", epoch_seconds=[])
     for epoch in range(args.epochs):
         start = time.perf_counter()
-        clf.partial_fit(X, y, classes=np.arange(n_classes))
+        clf.partial_fit(X, y, classes=np.arange(class_count(n_classes)))
         row["epoch_seconds"].append(time.perf_counter() - start)
         print(f"    sklearn epoch {epoch + 1}: {row['epoch_seconds'][-1]:.2f} s",
               file=sys.stderr, flush=True)
@@ -186,6 +211,9 @@ def main(argv=None):
     p.add_argument("--noise", type=float, default=0.3)
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--output-fraction", type=float, default=0.01)
+    p.add_argument("--wordnet", action="store_true",
+                   help="also WordNet's 45 lexicographer classes (wordnet-base)")
+    p.add_argument("--wordnet-output-fraction", type=float, default=1.0)
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -207,14 +235,15 @@ def main(argv=None):
                 args=vars(args), git=git_state(), machine=platform.platform(),
                 loadavg_start=loadavg())
     rows = []
-    for n_classes in [int(c) for c in args.classes.split(",")]:
+    datasets = [int(c) for c in args.classes.split(",") if c]
+    for n_classes in datasets + ([WORDNET] if args.wordnet else []):
         print(f"{n_classes} classes", file=sys.stderr, flush=True)
         runs = []
         if "sklsh" in models:
             runs += [(run_sklsh, (args, n_classes, extra)) for extra in extras]
         if "torch" in models:
             runs.append((run_torch, (args, n_classes)))
-        if "sklearn" in models and n_classes <= args.sklearn_max_classes:
+        if "sklearn" in models and class_count(n_classes) <= args.sklearn_max_classes:
             runs.append((run_sklearn, (args, n_classes)))
         for row in interleaved(runs, args.threads, args.epochs):
             row.update(classes=n_classes,

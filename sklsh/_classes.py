@@ -12,7 +12,7 @@ from sklearn.utils.multiclass import (_check_partial_fit_first_call,
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 from sklearn.base import _fit_context
 
-from ._base import BaseLSHMLP, _store_params
+from ._base import BaseLSHMLP, _densify, _store_params
 from ._training import Targets
 
 # With "auto", an output layer this wide or wider gets its own hash tables.
@@ -406,19 +406,23 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
                              f"({n_classes}), got {k!r}.")
         top, top_proba = [np.empty((0, k), dtype=np.intp)], [
             np.empty((0, k), dtype=self.coefs_[0].dtype)]
-        for scores in self._output_score_chunks(X):
+        for ids, scores in self._active_score_chunks(X):
+            if ids is not None and (k > ids.shape[1] or (ids[:, k - 1] < 0).any()):
+                # more asked than are active (the -1 padding comes last in a row):
+                # the others come in at probability 0
+                ids, scores = None, _densify(ids, scores, n_classes)
             proba = self._proba(scores)
             rows = np.arange(proba.shape[0])[:, None]
-            if k < n_classes:
+            if k < proba.shape[1]:
                 # the k largest, found by partition, then ordered among themselves
                 idx = np.argpartition(-proba, k - 1, axis=1)[:, :k]
                 idx.sort(axis=1)
             else:
-                idx = np.broadcast_to(np.arange(n_classes), proba.shape)
+                idx = np.broadcast_to(np.arange(proba.shape[1]), proba.shape)
             order = np.argsort(-proba[rows, idx], axis=1, kind="stable")
             idx = idx[rows, order]
-            top.append(idx)
             top_proba.append(proba[rows, idx])
+            top.append(idx if ids is None else ids[rows, idx])
         return self.classes_[np.concatenate(top)], np.concatenate(top_proba)
 
     def predict_log_proba(self, X):
@@ -459,10 +463,14 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
                 return sp.vstack([sp.csr_matrix(b, dtype=dtype) for b in blocks],
                                  format="csr")
             return np.concatenate(blocks).astype(dtype)
-        scores = self._output_scores(X)
+        check_is_fitted(self)
         if self.n_outputs_ == 1:
-            return self.classes_[(scores.ravel() > 0).astype(int)]
-        return self.classes_[np.argmax(scores, axis=1)]
+            return self.classes_[(self._output_scores(X).ravel() > 0).astype(int)]
+        best = [np.empty(0, dtype=np.intp)]
+        for ids, scores in self._active_score_chunks(X):
+            top = np.argmax(scores, axis=1)
+            best.append(top if ids is None else ids[np.arange(len(top)), top])
+        return self.classes_[np.concatenate(best)]
 
     def _score(self, X, y):
         return accuracy_score(y, self.predict(X))

@@ -28,7 +28,7 @@ def table_nbytes(n_units, n_tables, bits_per_table, bucket_size):
     n_buckets = 2**bits_per_table
     n_codes = n_tables * bits_per_table          # an upper bound on K * L
     return (n_tables * (n_buckets * (4 * bucket_size + 4 + 8) + 4 * n_units) + 8
-            + n_units * 8 * -(-n_codes // 64))
+            + n_units * 8 * (1 + -(-n_codes // 64)))
 
 
 def function_nbytes(family, n_in, n_tables, bits_per_table, window, itemsize):
@@ -113,6 +113,7 @@ def make_hash_state(n_in, n_units, *, family, bits_per_table, n_tables, bucket_s
     state["scale"] = np.ones(1, dtype=np.float64)
     per_word = 64 // state["code_bits"]
     state["sketch"] = np.zeros((n_units, -(-n_codes // per_word)), dtype=np.uint64)
+    state["prefix"] = np.zeros(n_units, dtype=np.uint64)
     return state
 
 

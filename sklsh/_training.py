@@ -258,7 +258,7 @@ def inference_network(weights, biases, hashing, budgets, candidates, activation,
 
 
 def hashed_output_scores(network, first_state, X, seed, n_threads):
-    """Output scores of every row of X computed through the hash tables.
+    """Scores of each row's active outputs, computed through the hash tables.
 
     Parameters
     ----------
@@ -272,14 +272,17 @@ def hashed_output_scores(network, first_state, X, seed, n_threads):
 
     Returns
     -------
-    scores : ndarray of shape (n_samples, n_outputs)
-        Pre-activations; -inf where an output was not in the example's active set.
+    ids : ndarray of shape (n_samples, network.output_width), dtype int32
+        Row i's active outputs, -1 where it has fewer.
+    scores : ndarray of shape (n_samples, network.output_width)
+        Their pre-activations, -inf beside the -1 ids.
     """
     data = KernelInput(X, network.dtype)
     first_layer_queries(network, first_state, data, n_threads)
-    out = np.empty((data.n_samples, network.n_outputs), dtype=network.dtype)
-    hashed_scores(network, *data.args(), out, seed, n_threads)
-    return out
+    ids = np.empty((data.n_samples, network.output_width), dtype=np.int32)
+    out = np.empty((data.n_samples, network.output_width), dtype=network.dtype)
+    hashed_scores(network, *data.args(), ids, out, seed, n_threads)
+    return ids, out
 
 
 def _seed(rng):

@@ -6,7 +6,8 @@ import pytest
 import scipy.sparse as sp
 from sklearn.utils._param_validation import InvalidParameterError
 
-from sklsh.datasets import load_xmc, make_extreme_classification
+from sklsh.datasets import (LEXNAMES, load_wordnet_lexnames, load_xmc,
+                            make_extreme_classification)
 
 
 # ---------------------------------------------------------------- the generator
@@ -115,3 +116,43 @@ def test_load_xmc_refuses_malformed_files(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(ValueError, match=message):
         load_xmc(path)
+
+
+LICENCE = "  1 This software and database is being provided to you, the LICENSEE\n"
+SYNSETS = {
+    "noun": "00015388 03 n 01 animal 0 001 @ 00004475 n 0000 | a living organism\n"
+            "02084071 05 n 02 dog 0 domestic_dog 0 000 | a member of the genus Canis\n",
+    "verb": "00001740 29 v 01 breathe 0 000 01 + 02 00 | draw air into the lungs\n",
+    "adj": "00001740 00 a 01 able 0 000 | having the necessary means\n",
+    "adv": "",
+}
+
+
+def write_wordnet(folder, synsets):
+    for part, text in synsets.items():
+        (folder / f"data.{part}").write_text(LICENCE + text)
+
+
+def test_load_wordnet_lexnames(tmp_path):
+    """Words (underscores as spaces) then the gloss; the class is the lexicographer
+    file number; the licence lines are skipped."""
+    write_wordnet(tmp_path, SYNSETS)
+    documents, y, names = load_wordnet_lexnames(str(tmp_path))
+    assert documents == ["animal a living organism",
+                         "dog domestic dog a member of the genus Canis",
+                         "breathe draw air into the lungs",
+                         "able having the necessary means"]
+    np.testing.assert_array_equal(y, [3, 5, 29, 0])
+    assert names is LEXNAMES and len(names) == 45
+    assert [names[c] for c in y] == ["noun.Tops", "noun.animal", "verb.body", "adj.all"]
+
+
+def test_load_wordnet_lexnames_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="wordnet-base"):
+        load_wordnet_lexnames(str(tmp_path))
+    write_wordnet(tmp_path, dict(SYNSETS, verb="00001740 29 v 03 breathe 0 | draw\n"))
+    with pytest.raises(ValueError, match=r"data\.verb, line 2: not a WordNet synset"):
+        load_wordnet_lexnames(str(tmp_path))
+    write_wordnet(tmp_path, dict(SYNSETS, adv="00001740 45 r 01 well 0 000 | good\n"))
+    with pytest.raises(ValueError, match=r"data\.adv, line 2"):
+        load_wordnet_lexnames(str(tmp_path))

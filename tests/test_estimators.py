@@ -300,3 +300,22 @@ def test_exploration_trains_units_the_tables_do_not_pick(digits):
     dense_b = small_clf(active_fraction=1.0, max_iter=2, explore_fraction=0.5).fit(X, y)
     for a, b in zip(dense_a.coefs_, dense_b.coefs_):
         np.testing.assert_array_equal(a, b)
+
+
+def test_sparse_data_draws_the_first_layer_for_its_row_norms(digits):
+    """Under 10% non-zero, in a sparse matrix or a dense array alike, the first
+    layer is drawn He-uniform for the mean squared row norm (1 for TF-IDF rows)
+    instead of Glorot's n_features; other data keeps Glorot's draw."""
+    from sklearn.preprocessing import normalize
+    from sklsh._base import _effective_fan_in
+    X = normalize(sp.random(300, 4000, density=0.01, format="csr", random_state=0))
+    y = np.arange(300) % 3
+    assert _effective_fan_in(X) == 1.0
+    assert _effective_fan_in(X.toarray()) == 1.0
+    assert _effective_fan_in(sp.csc_matrix(X)) == 1.0
+    assert _effective_fan_in(digits[0]) is None
+    assert _effective_fan_in(sp.csr_matrix(digits[0])) is None
+    clf = small_clf(learning_rate_init=1e-12, max_iter=1).fit(X, y)
+    bound = np.sqrt(6.0)
+    assert 0.95 * bound < np.abs(clf.coefs_[0]).max() <= bound
+    assert np.abs(clf.intercepts_[0]).max() <= np.sqrt(6.0 / (4000 + 64))

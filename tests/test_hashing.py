@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from sklsh._base import _densify
 from sklsh._hashing import make_hash_state, srp_query_codes
 from sklsh._kernels._network import Network, batch_gradients, hashed_scores
 from sklsh._training import KernelInput, first_layer_queries, rehash
@@ -47,11 +48,18 @@ def kernel_input(Q, sparse):
     return KernelInput(sp.csr_matrix(Q) if sparse else Q, Q.dtype).args()
 
 
-def scores(net, Q, *, n_units=N_UNITS, sparse=False, seed=5, n_threads=1):
-    """Pre-activations of each query's active units, -inf elsewhere."""
-    out = np.empty((Q.shape[0], n_units), dtype=Q.dtype)
-    hashed_scores(net, *kernel_input(Q, sparse), out, seed, n_threads)
-    return out
+def dense_scores(net, args, seed=5, n_threads=1):
+    """Pre-activations of each query's active units, -inf elsewhere, from the
+    kernel's compact (ids, scores) output."""
+    n = (args[3].shape[0] - 1) if args[4] else args[0].shape[0]
+    ids = np.empty((n, net.output_width), dtype=np.int32)
+    out = np.empty((n, net.output_width), dtype=net.dtype)
+    hashed_scores(net, *args, ids, out, seed, n_threads)
+    return _densify(ids, out, net.n_outputs)
+
+
+def scores(net, Q, *, sparse=False, seed=5, n_threads=1):
+    return dense_scores(net, kernel_input(Q, sparse), seed, n_threads)
 
 
 def active_sets(net, Q, **kw):
@@ -403,8 +411,8 @@ def test_small_buckets_do_not_overflow_the_workspace(run_isolated):
     result = run_isolated(textwrap.dedent("""
         import numpy as np
         from sklsh._hashing import make_hash_state
-        from sklsh._kernels._network import Network, hashed_scores
-        from sklsh._training import KernelInput, rehash
+        from sklsh._kernels._network import Network
+        from sklsh._training import KernelInput, hashed_output_scores, rehash
         rng = np.random.RandomState(2)
         n_units, dim, budget = 500, 32, 25
         W, b = rng.normal(size=(n_units, dim)), rng.normal(size=n_units)
@@ -417,9 +425,9 @@ def test_small_buckets_do_not_overflow_the_workspace(run_isolated):
         rehash(net, 0, W, b, state, np.arange(n_units, dtype=np.int64), True, 1, 1)
         Q = rng.normal(size=(200, dim))
         for _ in range(3):
-            out = np.empty((200, n_units))
-            hashed_scores(net, *KernelInput(Q, Q.dtype).args(), out, 5, 1)
-            assert (np.isfinite(out).sum(axis=1) == budget).all()
+            ids, out = hashed_output_scores(net, None, Q, 5, 1)
+            assert (ids >= 0).all() and np.isfinite(out).all()
+            assert all(len(set(row)) == budget for row in ids)
         print("OK")
     """))
     assert result.returncode == 0 and "OK" in result.stdout, (
@@ -448,9 +456,8 @@ def test_precomputed_first_layer_queries_match_kernel_hashing(selection, sparse)
     data = KernelInput(sp.csr_matrix(Q) if sparse else Q, Q.dtype)
     ops = first_layer_queries(net, state, data, 1)
     assert data.q_buckets.shape == (N_QUERIES, 16) and ops > 0
-    precomputed = np.empty((N_QUERIES, N_UNITS))
-    hashed_scores(net, *data.args(), precomputed, 5, 1)
-    np.testing.assert_array_equal(precomputed, scores(net, Q, sparse=sparse))
+    np.testing.assert_array_equal(dense_scores(net, data.args()),
+                                  scores(net, Q, sparse=sparse))
 
 
 def test_precomputed_queries_are_checked():
@@ -458,13 +465,12 @@ def test_precomputed_queries_are_checked():
     net, state = build(W, b)
     data = KernelInput(Q, Q.dtype)
     first_layer_queries(net, state, data, 1)
-    out = np.empty((N_QUERIES, N_UNITS))
     data.q_buckets[3, 2] = 1 << 6           # one past the last bucket of 6 bits
     with pytest.raises(ValueError, match="query bucket out of range"):
-        hashed_scores(net, *data.args(), out, 5, 1)
+        dense_scores(net, data.args())
     data.q_buckets = data.q_buckets[:, :4].copy()
     with pytest.raises(ValueError, match="do not match"):
-        hashed_scores(net, *data.args(), out, 5, 1)
+        dense_scores(net, data.args())
 
 
 def test_sketch_ranking_ignores_bits_past_the_last_code():
@@ -477,22 +483,50 @@ def test_sketch_ranking_ignores_bits_past_the_last_code():
     np.testing.assert_array_equal(scores(net, Q), clean)
 
 
+def sketch_matches(Q, state, n_codes):
+    """Codes each unit's sketch shares with each query's: all of them, and those of
+    the sketch's first word."""
+    queries = srp_query_codes(Q, state)
+    keys = np.unpackbits(state["sketch"].view(np.uint8), axis=1,
+                         bitorder="little")[:, :n_codes]
+    agree = queries[:, None, :] == keys[None, :, :]
+    return agree.sum(axis=2), agree[:, :, :64].sum(axis=2)
+
+
 @pytest.mark.parametrize("n_tables, bits", [(32, 8), (64, 8), (5, 7)])
 def test_sketch_selection_takes_the_units_sharing_most_codes(n_tables, bits):
     """Without re-ranking, the sketch selection is exactly the units whose SRP codes
     agree most often with the query's (256 and 512 codes take the vectorised
-    popcount, 35 codes the word-by-word one)."""
+    popcount, 35 codes the word-by-word one). A budget of a third of the units is
+    ranked in one pass."""
+    W, b, Q = dense_problem(7)
+    budget = N_UNITS // 3
+    net, state = build(W, b, selection="sketch", n_tables=n_tables, bits=bits,
+                       budget=budget)
+    active = active_sets(net, Q)
+    matches, _ = sketch_matches(Q, state, n_tables * bits)
+    assert (active.sum(axis=1) == budget).all()
+    for i in range(N_QUERIES):
+        assert matches[i][active[i]].min() >= matches[i][~active[i]].max()
+
+
+@pytest.mark.parametrize("n_tables, bits", [(32, 8), (64, 8), (20, 7)])
+def test_wide_sketch_selection_ranks_the_prefix_survivors(n_tables, bits):
+    """A layer at least 4 times wider than its budget is ranked in two passes: the
+    first sketch word keeps twice the budget, their whole sketches choose. The
+    chosen units all pass the first cut and beat every unit that surely passed it."""
     W, b, Q = dense_problem(7)
     net, state = build(W, b, selection="sketch", n_tables=n_tables, bits=bits)
     active = active_sets(net, Q)
-    n_codes = n_tables * bits
-    queries = srp_query_codes(Q, state)
-    keys = np.unpackbits(state["sketch"].view(np.uint8), axis=1,
-                         bitorder="little")[:, :n_codes]
-    matches = (queries[:, None, :] == keys[None, :, :]).sum(axis=2)
+    matches, first = sketch_matches(Q, state, n_tables * bits)
+    np.testing.assert_array_equal(
+        state["prefix"], state["sketch"][:, 0])
     assert (active.sum(axis=1) == BUDGET).all()
     for i in range(N_QUERIES):
-        assert matches[i][active[i]].min() >= matches[i][~active[i]].max()
+        cut = np.sort(first[i])[::-1][2 * BUDGET - 1]      # the 2 * budget-th best
+        assert first[i][active[i]].min() >= cut
+        kept = first[i] > cut
+        assert matches[i][active[i]].min() >= matches[i][kept & ~active[i]].max()
 
 
 @pytest.mark.parametrize("mips", [False, True])

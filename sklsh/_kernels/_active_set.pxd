@@ -6,7 +6,7 @@ cdef struct Scratch:
     # per-thread buffers of the selection, sized by the driver for the widest layer
     int *stamp          # (n_units,) the query that last saw each unit
     int *count          # (n_units,) its collisions in that query
-    int *cand           # (L * bucket_size,) units seen, in order of appearance
+    int *cand           # (max(n_units, L * bucket_size),) units kept, in order
     int *hist           # (max(L, K * L) + 1,) candidates per collision count
     int *order          # (L,) table order for union sampling
     int now             # the current query's stamp

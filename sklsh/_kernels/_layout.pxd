@@ -52,6 +52,8 @@ cdef struct Tables:
     int64_t *seen           # (L, n_buckets) ids ever offered (FIFO cursor, reservoir)
     int *home               # (n_units, L) bucket a unit was last hashed to
     uint64_t *sketch        # (n_units, n_words) all K * L codes of a unit, packed
+    uint64_t *prefix        # (n_units,) the first word of each sketch, side by side:
+                            # a first pass over many units reads 8 bytes of each
     double *scale           # (1,) 1 / largest key norm at the last full rebuild
     int n_buckets
     int bucket_size

@@ -107,6 +107,11 @@ cdef class Network:
         return self.layers[self.n_layers - 1].n_out
 
     @property
+    def output_width(self):
+        """Active outputs per example at inference: the output layer's budget."""
+        return self.layers[self.n_layers - 1].budget
+
+    @property
     def first_layer_exhaustive(self):
         """Whether the first layer takes every unit as a candidate (no table lookup)."""
         return self.layers[0].candidates >= self.layers[0].n_out
@@ -169,7 +174,8 @@ cdef class Network:
                 self.max_units = max(self.max_units, n_out)
                 self.max_kl = max(self.max_kl, KL)
                 self.max_tables = max(self.max_tables, L.spec.n_tables)
-                self.max_cand = max(self.max_cand,
+                # (the sketch ranking's first pass may keep any number of units)
+                self.max_cand = max(self.max_cand, n_out,
                                     L.spec.n_tables * L.tables.bucket_size)
                 self.max_words = max(self.max_words, L.tables.n_words)
             else:
@@ -217,6 +223,7 @@ cdef class Network:
         for g in range(T.codes_per_word):
             T.lsb |= (<uint64_t>1) << (g * s.code_bits)
         T.sketch = <uint64_t *> checked(h["sketch"], np.uint64, (L.n_out, T.n_words), write)
+        T.prefix = <uint64_t *> checked(h["prefix"], np.uint64, (L.n_out,), write)
         # a table written by someone else must not send the readers out of bounds
         fill, ids = h["fill"], h["ids"]
         if fill.size and (fill.min() < 0 or fill.max() > T.bucket_size):
@@ -305,10 +312,11 @@ cdef double run_example(Network net, const floating *x, const int *x_ids, int x_
                         bint x_dense, const int *q_buckets, const uint64_t *q_sketch,
                         const int *labels, int n_labels,
                         const floating *y, Work *w, uint64_t *rng, bint training,
-                        int stamp, floating *scores) noexcept nogil:
+                        int stamp, int *score_ids, floating *scores) noexcept nogil:
     """Forward one example through the active sets. When `training`, add its
-    gradients into the accumulators and return its loss; otherwise write its output
-    scores, -inf outside the active set (# OUT scores). w.tally counts the work.
+    gradients into the accumulators and return its loss; otherwise write its active
+    outputs' ids and scores, padded to the output width (`Network.output_width`)
+    with id -1 and score -inf (# OUT score_ids, scores). w.tally counts the work.
 
     The first layer's query is hashed here unless its buckets and sketch are given
     (`q_buckets`, `q_sketch`; see `pack_codes`): they depend on the example alone.
@@ -376,12 +384,13 @@ cdef double run_example(Network net, const floating *x, const int *x_ids, int x_
         w.tally[1] += <int64_t>L.n_out * dense_in
         in_ids, in_val, in_n, in_dense = w.ids[l], z, k, not L.hashed
     if not training:
-        L = &net.layers[last]
-        if L.hashed:
-            for e in range(L.n_out):
-                scores[e] = -INFINITY
+        # compact: a top-k over the active outputs never reads the other classes
         for a in range(w.n_active[last]):
-            scores[w.ids[last][a]] = (<floating *> w.act[last])[a]
+            score_ids[a] = w.ids[last][a]
+            scores[a] = (<floating *> w.act[last])[a]
+        for a in range(w.n_active[last], net.layers[last].budget):
+            score_ids[a] = -1
+            scores[a] = -INFINITY
         return 0
     L = &net.layers[last]
     for e in range(n_labels):
@@ -542,11 +551,13 @@ def batch_gradients(Network net, const floating[:, ::1] X, const floating[::1] d
                 loss += run_example(
                     net, dp + indptr[r], ip + indptr[r], <int>(indptr[r + 1] - indptr[r]),
                     False, qb, qs, lp + lo, n_lab,
-                    &Y[r, 0] if not has_labels else NULL, w, &rng, True, stamp, NULL)
+                    &Y[r, 0] if not has_labels else NULL, w, &rng, True, stamp, NULL,
+                    NULL)
             else:
                 loss += run_example(
                     net, &X[r, 0], NULL, <int>X.shape[1], True, qb, qs, lp + lo, n_lab,
-                    &Y[r, 0] if not has_labels else NULL, w, &rng, True, stamp, NULL)
+                    &Y[r, 0] if not has_labels else NULL, w, &rng, True, stamp, NULL,
+                    NULL)
             macs += w.tally[0]
             dense_macs += w.tally[1]
             hash_ops += w.tally[2]
@@ -559,19 +570,22 @@ def batch_gradients(Network net, const floating[:, ::1] X, const floating[::1] d
 def hashed_scores(Network net, const floating[:, ::1] X, const floating[::1] data,
                   const int[::1] indices, const int64_t[::1] indptr, bint sparse,
                   const int[:, ::1] q_buckets, const uint64_t[:, ::1] q_sketch,
-                  floating[:, ::1] out, uint64_t seed, int n_threads):
-    """Output scores (pre-activations) of every row through the hash tables.
-
-    Outputs outside an example's active set score -inf (# OUT out). Returns the
-    multiply-adds done, those of the dense network, and the hashing operations.
+                  int[:, ::1] out_ids, floating[:, ::1] out, uint64_t seed,
+                  int n_threads):
+    """Output scores (pre-activations) of every row's active outputs, through the
+    hash tables: row r's i-th active output is out_ids[r, i] and scores out[r, i];
+    both have `Network.output_width` columns, padded with -1 and -inf (# OUT
+    out_ids, out). Returns the multiply-adds done, those of the dense network, and
+    the hashing operations.
     """
     cdef Py_ssize_t n_samples = indptr.shape[0] - 1 if sparse else X.shape[0]
     cdef int64_t[::1] rows = np.arange(n_samples, dtype=np.int64)
     _check_batch(net, np.float32 if floating is float else np.float64, n_samples,
                  X.shape[1], sparse, indices, indptr, q_buckets, q_sketch, rows, None, None,
                  0, 0, False)
-    if out.shape[0] != n_samples or out.shape[1] != net.layers[net.n_layers - 1].n_out:
-        raise ValueError("output array has the wrong shape")
+    if (out.shape[0] != n_samples or out.shape[1] != net.output_width
+            or out_ids.shape[0] != n_samples or out_ids.shape[1] != net.output_width):
+        raise ValueError("output arrays have the wrong shape")
     if n_threads < 1:
         raise ValueError("n_threads must be positive")
     cdef Py_ssize_t r
@@ -597,10 +611,10 @@ def hashed_scores(Network net, const floating[:, ::1] X, const floating[::1] dat
             if sparse:
                 run_example(net, dp + indptr[r], ip + indptr[r],
                             <int>(indptr[r + 1] - indptr[r]), False, qb, qs, NULL, 0,
-                            NULL, w, &rng, False, 0, &out[r, 0])
+                            NULL, w, &rng, False, 0, &out_ids[r, 0], &out[r, 0])
             else:
                 run_example(net, &X[r, 0], NULL, <int>X.shape[1], True, qb, qs, NULL, 0,
-                            NULL, w, &rng, False, 0, &out[r, 0])
+                            NULL, w, &rng, False, 0, &out_ids[r, 0], &out[r, 0])
             macs += w.tally[0]
             dense_macs += w.tally[1]
             hash_ops += w.tally[2]
@@ -629,9 +643,16 @@ cdef void _rehash(Layer *L, const floating *W, const int64_t *units, Py_ssize_t 
                 continue
             j = units[u]
             key_buckets(&L.spec, W + j * L.n_in, codes, acc, out + u * L.spec.n_tables)
-            pack_sketch(&L.spec, &L.tables, codes, L.tables.sketch + j * L.tables.n_words)
+            store_sketch(L, j, codes)
         free(codes)
         free(acc)
+
+
+cdef inline void store_sketch(Layer *L, int64_t j, const int *codes) noexcept nogil:
+    """Unit j's sketch from its codes, and its first word into the prefix array."""
+    cdef uint64_t *row = L.tables.sketch + j * L.tables.n_words
+    pack_sketch(&L.spec, &L.tables, codes, row)
+    L.tables.prefix[j] = row[0]
 
 
 cdef _check_codes(const Layer *L, const int[:, ::1] codes, Py_ssize_t n):
@@ -706,8 +727,7 @@ def refresh_tables(Network net, int layer, const int64_t[::1] units, bint full,
         if codes is not None:
             for u in range(n):
                 pack(&L.spec, &codes[u, 0], bp + u * nt)
-                pack_sketch(&L.spec, &L.tables, &codes[u, 0],
-                            L.tables.sketch + up[u] * L.tables.n_words)
+                store_sketch(L, up[u], &codes[u, 0])
         elif n:
             if net.is_float:
                 _rehash(L, <float *> L.W, up, n, bp, n_threads, &failed[0])

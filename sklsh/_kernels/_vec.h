@@ -107,8 +107,9 @@ SKLSH_CLONES static void sk_momentum_row_##S(T *w, T *g, T *vel, int n, T scale,
     }                                                                               \
 }
 
-/* For each of n_units sketches (n_words each, one after another), the codes it has
- * in common with the query sketch q (# OUT out). Codes are `code_bits` wide, packed
+/* For each of n_units sketches (n_words each, one after another; with `ids`, the
+ * sketches ids[0..n_units) of them), the codes it has in common with the query
+ * sketch q (# OUT out). Codes are `code_bits` wide, packed
  * from bit 0 of each word; `lsb` has a 1 at the lowest bit of every code slot. Slots
  * past the n_codes-th are masked off, so that out[j] stays in [0, n_codes] whatever
  * the words hold. One call per layer, not per unit: a call cost as much as the
@@ -122,12 +123,13 @@ static inline uint64_t sk_slots_differing(uint64_t x, int code_bits) {
 }
 
 SKLSH_CLONES static void sk_sketch_matches_any(const uint64_t *q, const uint64_t *sketch,
-                                               int n_units, int n_words, uint64_t lsb,
-                                               int code_bits, int n_codes, int *out) {
+                                               const int *ids, int n_units, int n_words,
+                                               uint64_t lsb, int code_bits, int n_codes,
+                                               int *out) {
     int tail = (n_codes - (n_words - 1) * (64 / code_bits)) * code_bits;
     uint64_t last = tail >= 64 ? lsb : lsb & ((((uint64_t)1) << tail) - 1);
     for (int j = 0; j < n_units; j++) {
-        const uint64_t *k = sketch + (int64_t)j * n_words;
+        const uint64_t *k = sketch + (int64_t)(ids ? ids[j] : j) * n_words;
         int n = 0, w = 0;
         for (; w < n_words - 1; w++)
             n += __builtin_popcountll(sk_slots_differing(q[w] ^ k[w], code_bits) & lsb);
@@ -144,12 +146,13 @@ SKLSH_CLONES static void sk_sketch_matches_any(const uint64_t *q, const uint64_t
  * the speed of a popcnt per word. */
 __attribute__((target("avx2")))
 static void sk_sketch_matches_avx2(const uint64_t *q, const uint64_t *sketch,
-                                   int n_units, int n_words, int n_codes, int *out) {
+                                   const int *ids, int n_units, int n_words, int n_codes,
+                                   int *out) {
     const __m256i table = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
                                            0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
     const __m256i low = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
     for (int j = 0; j < n_units; j++) {
-        const uint64_t *k = sketch + (int64_t)j * n_words;
+        const uint64_t *k = sketch + (int64_t)(ids ? ids[j] : j) * n_words;
         __m256i acc = zero;
         for (int w = 0; w < n_words; w += 4) {
             __m256i x = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(q + w)),
@@ -166,17 +169,87 @@ static void sk_sketch_matches_avx2(const uint64_t *q, const uint64_t *sketch,
 }
 #endif
 
-static void sk_sketch_matches(const uint64_t *q, const uint64_t *sketch, int n_units,
-                              int n_words, uint64_t lsb, int code_bits, int n_codes,
-                              int *out) {
+static void sk_sketch_matches(const uint64_t *q, const uint64_t *sketch, const int *ids,
+                              int n_units, int n_words, uint64_t lsb, int code_bits,
+                              int n_codes, int *out) {
 #ifdef SKLSH_AVX2_POPCOUNT
     if (code_bits == 1 && n_codes == 64 * n_words && n_words % 4 == 0
             && __builtin_cpu_supports("avx2")) {
-        sk_sketch_matches_avx2(q, sketch, n_units, n_words, n_codes, out);
+        sk_sketch_matches_avx2(q, sketch, ids, n_units, n_words, n_codes, out);
         return;
     }
 #endif
-    sk_sketch_matches_any(q, sketch, n_units, n_words, lsb, code_bits, n_codes, out);
+    sk_sketch_matches_any(q, sketch, ids, n_units, n_words, lsb, code_bits, n_codes,
+                          out);
+}
+
+/* The codes each of n_units one-word sketches (the prefix array: the first word of
+ * every unit's sketch) shares with the query's first word q0, of the n_codes codes
+ * that word holds (# OUT out), and how many units share each number of codes
+ * (# OUT hist, n_codes + 1 counts, added to). */
+SKLSH_CLONES static void sk_prefix_matches(uint64_t q0, const uint64_t *prefix,
+                                           int n_units, uint64_t lsb, int code_bits,
+                                           int n_codes, int *out, int *hist) {
+    uint64_t mask = n_codes * code_bits >= 64
+        ? lsb : lsb & ((((uint64_t)1) << (n_codes * code_bits)) - 1);
+    for (int j = 0; j < n_units; j++) {
+        int m = n_codes - __builtin_popcountll(
+            sk_slots_differing(q0 ^ prefix[j], code_bits) & mask);
+        out[j] = m;
+        hist[m]++;
+    }
+}
+
+/* Append to out, in order, the j in [lo, hi) with count[j] > c, and those with
+ * count[j] == c while *ties lasts (# OUT out, *ties); return how many. A pass of
+ * the sketch ranking keeps about an eighth of 10^5 units at random: a branch per
+ * unit mispredicted that often, so eight counts are compared at once. */
+static inline int sk_select_scalar(const int *count, int lo, int hi, int c, int *ties,
+                                   int *out) {
+    int n = 0, t = *ties;
+    for (int j = lo; j < hi; j++) {
+        int tie = (count[j] == c) & (t > 0);
+        int keep = (count[j] > c) | tie;
+        t -= tie;
+        out[n] = j;
+        n += keep;
+    }
+    *ties = t;
+    return n;
+}
+
+#ifdef SKLSH_AVX2_POPCOUNT
+__attribute__((target("avx2,bmi")))
+static int sk_select_avx2(const int *count, int lo, int hi, int c, int *ties,
+                          int *out) {
+    int n = 0, j = lo;
+    const __m256i above = _mm256_set1_epi32(c), at = _mm256_set1_epi32(c);
+    for (; j + 8 <= hi; j += 8) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(count + j));
+        unsigned gt = (unsigned)_mm256_movemask_ps(
+            _mm256_castsi256_ps(_mm256_cmpgt_epi32(v, above)));
+        unsigned eq = *ties > 0 ? (unsigned)_mm256_movemask_ps(
+            _mm256_castsi256_ps(_mm256_cmpeq_epi32(v, at))) : 0;
+        while (eq && *ties > 0) {           /* the first ties, in order */
+            gt |= eq & -eq;
+            eq &= eq - 1;
+            (*ties)--;
+        }
+        while (gt) {
+            out[n++] = j + __builtin_ctz(gt);
+            gt &= gt - 1;
+        }
+    }
+    return n + sk_select_scalar(count, j, hi, c, ties, out + n);
+}
+#endif
+
+static int sk_select(const int *count, int lo, int hi, int c, int *ties, int *out) {
+#ifdef SKLSH_AVX2_POPCOUNT
+    if (__builtin_cpu_supports("avx2"))
+        return sk_select_avx2(count, lo, hi, c, ties, out);
+#endif
+    return sk_select_scalar(count, lo, hi, c, ties, out);
 }
 
 SKLSH_DEFINE(float, f32, sqrtf)
