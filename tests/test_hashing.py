@@ -512,18 +512,19 @@ def test_sketch_selection_takes_the_units_sharing_most_codes(n_tables, bits):
 
 @pytest.mark.parametrize("n_tables, bits", [(32, 8), (64, 8), (20, 7)])
 def test_wide_sketch_selection_ranks_the_prefix_survivors(n_tables, bits):
-    """A layer at least 4 times wider than its budget is ranked in two passes: the
+    """A layer at least 32 times wider than its budget is ranked in two passes: the
     first sketch word keeps twice the budget, their whole sketches choose. The
     chosen units all pass the first cut and beat every unit that surely passed it."""
     W, b, Q = dense_problem(7)
-    net, state = build(W, b, selection="sketch", n_tables=n_tables, bits=bits)
+    budget = N_UNITS // 32
+    net, state = build(W, b, selection="sketch", n_tables=n_tables, bits=bits,
+                       budget=budget)
     active = active_sets(net, Q)
     matches, first = sketch_matches(Q, state, n_tables * bits)
-    np.testing.assert_array_equal(
-        state["prefix"], state["sketch"][:, 0])
-    assert (active.sum(axis=1) == BUDGET).all()
+    np.testing.assert_array_equal(state["prefix"], state["sketch"][:, 0])
+    assert (active.sum(axis=1) == budget).all()
     for i in range(N_QUERIES):
-        cut = np.sort(first[i])[::-1][2 * BUDGET - 1]      # the 2 * budget-th best
+        cut = np.sort(first[i])[::-1][2 * budget - 1]      # the 2 * budget-th best
         assert first[i][active[i]].min() >= cut
         kept = first[i] > cut
         assert matches[i][active[i]].min() >= matches[i][kept & ~active[i]].max()
