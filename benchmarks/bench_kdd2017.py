@@ -504,6 +504,15 @@ def parse_args(argv=None):
     return args
 
 
+def _ask(parent, command):
+    """Send a worker `command` and return its answer, raising its error if it failed."""
+    parent.send(command)
+    status, payload = parent.recv()
+    if status == "error":
+        raise RuntimeError(f"a benchmark worker failed:\n{payload}")
+    return payload
+
+
 def interleaved(runs, threads, epochs):
     """Train every configuration in its own new interpreter, one epoch at a time in
     turn: all of model A's epoch 1, then B's, ..., then every model's epoch 2 (the
@@ -535,18 +544,8 @@ def interleaved(runs, threads, epochs):
         for epoch in range(epochs):
             turn = epoch % len(workers)
             for parent, _ in workers[turn:] + workers[:turn]:
-                parent.send("epoch")
-                status, payload = parent.recv()
-                if status == "error":
-                    raise RuntimeError(f"a benchmark worker failed:\n{payload}")
-        rows = []
-        for parent, _ in workers:
-            parent.send("result")
-            status, payload = parent.recv()
-            if status == "error":
-                raise RuntimeError(f"a benchmark worker failed:\n{payload}")
-            rows.append(payload)
-        return rows
+                _ask(parent, "epoch")
+        return [_ask(parent, "result") for parent, _ in workers]
     finally:
         for parent, proc in workers:
             parent.close()

@@ -16,8 +16,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
+from sklearn.utils.parallel import _get_threadpool_controller
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
 
 from . import _hashing, _optimizers
 from ._threads import effective_n_threads
@@ -362,7 +362,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
                  refresh_growth=self.refresh_growth, n_threads=self.n_threads_))
         # BLAS only hashes the keys at refreshes (small products); its idle threads
         # would spin against the Hogwild threads for the cores
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _get_threadpool_controller().limit(limits=1, user_api="blas"):
             if rebuild:
                 trainer.refresh(self._random_state, full=True)
             self._fit_stochastic(X, y, targets, trainer, incremental)
@@ -466,8 +466,8 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
             intercepts=[i.copy() for i in self.intercepts_],
             touched=[t.copy() for t in self._touched],
             schedule=dict(self._schedule),
-            hashing=[None if h is None else {k: v.copy() for k, v in h.items()
-                                             if isinstance(v, np.ndarray)}
+            hashing=[None if h is None
+                     else {key: h[key].copy() for key in _hashing.TABLE_ARRAYS}
                      for h in self._hash_states])
 
     def _restore(self, snapshot):
@@ -513,10 +513,9 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         """Output pre-activations of every unit, a block of rows at a time (see
         :meth:`_active_score_chunks`); -inf for units outside an example's active
         set."""
-        check_is_fitted(self)
-        n_outputs = self.coefs_[-1].shape[1]
         for ids, scores in self._active_score_chunks(X, dense=True):
-            yield scores if ids is None else _densify(ids, scores, n_outputs)
+            yield scores if ids is None else _densify(ids, scores,
+                                                      self.coefs_[-1].shape[1])
 
     def _active_score_chunks(self, X, dense=False):
         """Output pre-activations a block of rows at a time, so that what predicting

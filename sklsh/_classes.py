@@ -458,11 +458,17 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
         """
         if self._is_multilabel():
             kind, dtype = self._label_format
-            blocks = [scores > 0 for scores in self._output_score_chunks(X)]
-            if kind == "sparse":
-                return sp.vstack([sp.csr_matrix(b, dtype=dtype) for b in blocks],
-                                 format="csr")
-            return np.concatenate(blocks).astype(dtype)
+            if kind == "dense":
+                return np.concatenate([scores > 0 for scores in
+                                       self._output_score_chunks(X)]).astype(dtype)
+            blocks = []
+            for ids, scores in self._active_score_chunks(X):
+                rows, cols = np.nonzero(scores > 0)
+                labels = cols if ids is None else ids[rows, cols]
+                blocks.append(sp.csr_matrix(
+                    (np.ones(len(rows), dtype=dtype), (rows, labels)),
+                    shape=(scores.shape[0], len(self.classes_))))
+            return sp.vstack(blocks, format="csr")
         check_is_fitted(self)
         if self.n_outputs_ == 1:
             return self.classes_[(self._output_scores(X).ravel() > 0).astype(int)]

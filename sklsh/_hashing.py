@@ -11,6 +11,9 @@ import numpy as np
 from sklearn.utils.extmath import safe_sparse_dot
 
 FAMILIES = ("srp", "wta", "dwta")
+# The arrays of a hash state that training writes: the tables. The rest (projections,
+# permutations) are the hash functions, drawn once.
+TABLE_ARRAYS = ("ids", "fill", "seen", "home", "scale", "sketch", "prefix")
 
 
 def code_bits(family, window):
@@ -117,7 +120,7 @@ def make_hash_state(n_in, n_units, *, family, bits_per_table, n_tables, bucket_s
     return state
 
 
-def reset_mips_scale(W, b, state, chunk=16384):
+def reset_mips_scale(W, b, state, chunk):
     """Set a MIPS layer's key scale to one over the largest norm of ``[w_j, b_j]``
     among its units now (a block of rows at a time)."""
     top = 0.0

@@ -6,7 +6,7 @@ model is the arrays.
 """
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import threadpool_limits
+from sklearn.utils.parallel import _get_threadpool_controller
 
 from . import _optimizers
 from ._hashing import reset_mips_scale, srp_key_codes, srp_query_codes
@@ -83,7 +83,9 @@ def first_layer_queries(network, state, data, n_threads):
     codes_per_row = state["n_tables"] * state["n_hashes"]
     data.q_buckets = np.empty((n, state["n_tables"]), dtype=np.int32)
     data.q_sketch = np.empty((n, state["sketch"].shape[1]), dtype=np.uint64)
-    with threadpool_limits(limits=n_threads, user_api="blas"):
+    # (scikit-learn's cached controller: a fresh threadpool_limits scans the loaded
+    # libraries, 2.5 ms, once per block of rows predicted)
+    with _get_threadpool_controller().limit(limits=n_threads, user_api="blas"):
         for start in range(0, n, QUERY_CHUNK):
             stop = min(start + QUERY_CHUNK, n)
             codes = srp_query_codes(data.rows(start, stop), state)
@@ -237,7 +239,7 @@ def rehash(network, layer, W, b, state, units, full, seed, n_threads):
     ops = 0
     srp = state["family"] == "srp"
     if srp and full and state["mips"]:
-        reset_mips_scale(W, b, state)
+        reset_mips_scale(W, b, state, REHASH_CHUNK)
     for i, start in enumerate(range(0, max(len(units), 1), REHASH_CHUNK)):
         chunk = units[start:start + REHASH_CHUNK]
         codes = None

@@ -483,14 +483,21 @@ def test_sketch_ranking_ignores_bits_past_the_last_code():
     np.testing.assert_array_equal(scores(net, Q), clean)
 
 
-def sketch_matches(Q, state, n_codes):
-    """Codes each unit's sketch shares with each query's: all of them, and those of
-    the sketch's first word."""
+def sketch_selection(n_tables, bits, budget):
+    """The active sets a sketch-selecting layer picks without re-ranking, and the
+    codes each unit's sketch shares with each query's: all of them, and those of the
+    sketch's first word (the prefix array, checked to hold it)."""
+    W, b, Q = dense_problem(7)
+    net, state = build(W, b, selection="sketch", n_tables=n_tables, bits=bits,
+                       budget=budget)
+    active = active_sets(net, Q)
+    assert (active.sum(axis=1) == budget).all()
+    np.testing.assert_array_equal(state["prefix"], state["sketch"][:, 0])
     queries = srp_query_codes(Q, state)
     keys = np.unpackbits(state["sketch"].view(np.uint8), axis=1,
-                         bitorder="little")[:, :n_codes]
+                         bitorder="little")[:, :n_tables * bits]
     agree = queries[:, None, :] == keys[None, :, :]
-    return agree.sum(axis=2), agree[:, :, :64].sum(axis=2)
+    return active, agree.sum(axis=2), agree[:, :, :64].sum(axis=2)
 
 
 @pytest.mark.parametrize("n_tables, bits", [(32, 8), (64, 8), (5, 7)])
@@ -499,13 +506,8 @@ def test_sketch_selection_takes_the_units_sharing_most_codes(n_tables, bits):
     agree most often with the query's (256 and 512 codes take the vectorised
     popcount, 35 codes the word-by-word one). A budget of a third of the units is
     ranked in one pass."""
-    W, b, Q = dense_problem(7)
     budget = N_UNITS // 3
-    net, state = build(W, b, selection="sketch", n_tables=n_tables, bits=bits,
-                       budget=budget)
-    active = active_sets(net, Q)
-    matches, _ = sketch_matches(Q, state, n_tables * bits)
-    assert (active.sum(axis=1) == budget).all()
+    active, matches, _ = sketch_selection(n_tables, bits, budget)
     for i in range(N_QUERIES):
         assert matches[i][active[i]].min() >= matches[i][~active[i]].max()
 
@@ -515,14 +517,8 @@ def test_wide_sketch_selection_ranks_the_prefix_survivors(n_tables, bits):
     """A layer at least 32 times wider than its budget is ranked in two passes: the
     first sketch word keeps twice the budget, their whole sketches choose. The
     chosen units all pass the first cut and beat every unit that surely passed it."""
-    W, b, Q = dense_problem(7)
     budget = N_UNITS // 32
-    net, state = build(W, b, selection="sketch", n_tables=n_tables, bits=bits,
-                       budget=budget)
-    active = active_sets(net, Q)
-    matches, first = sketch_matches(Q, state, n_tables * bits)
-    np.testing.assert_array_equal(state["prefix"], state["sketch"][:, 0])
-    assert (active.sum(axis=1) == budget).all()
+    active, matches, first = sketch_selection(n_tables, bits, budget)
     for i in range(N_QUERIES):
         cut = np.sort(first[i])[::-1][2 * budget - 1]      # the 2 * budget-th best
         assert first[i][active[i]].min() >= cut

@@ -78,6 +78,19 @@ cdef void top_by_collisions(const Layer *layer, const int *buckets, Scratch *s,
             n[0] += 1
 
 
+cdef inline void rank_histogram(Scratch *s, int n_scores, int levels, const int *taken,
+                                int n_taken) noexcept nogil:
+    """hist[c]: how many of count[0..n_scores) equal c (0..levels), less the units
+    already `taken` (count indexed by unit id)."""
+    cdef int c, j
+    for c in range(levels + 1):
+        s.hist[c] = 0
+    for j in range(n_scores):
+        s.hist[s.count[j]] += 1
+    for j in range(n_taken):
+        s.hist[s.count[taken[j]]] -= 1
+
+
 cdef void take_ranked(Scratch *s, int n_units, int levels, int k, int *out, int *n,
                       uint64_t *rng) noexcept nogil:
     """Take the k - n units of highest score (count[j], 0..levels, set for every unit
@@ -116,26 +129,21 @@ cdef void top_by_sketch(const Layer *layer, const uint64_t *q, Scratch *s, int k
     """Rank units by the codes their sketch shares with the query's."""
     cdef const Tables *T = &layer.tables
     cdef int KL = layer.spec.n_tables * layer.spec.n_hashes, j, c, e
-    cdef int need = k - n[0], keep = PREFILTER * (k - n[0])
-    cdef int first = min(T.codes_per_word, KL), n_cand = 0, at, start
-    if T.n_words == 1 or WIDE * (k - n[0]) > layer.n_out:
+    cdef int need = k - n[0], first = min(T.codes_per_word, KL), n_cand = 0, at, start
+    if T.n_words == 1 or WIDE * need > layer.n_out:
         sk_sketch_matches(q, T.sketch, NULL, layer.n_out, T.n_words, T.lsb,
                           layer.spec.code_bits, KL, s.count)
-        for c in range(KL + 1):
-            s.hist[c] = 0
-        for j in range(layer.n_out):
-            s.hist[s.count[j]] += 1
-        for j in range(n[0]):       # the units already taken are not ranked
-            s.hist[s.count[out[j]]] -= 1
+        # the units already taken are not ranked
+        rank_histogram(s, layer.n_out, KL, out, n[0])
         take_ranked(s, layer.n_out, KL, k, out, n, rng)
         return
-    for c in range(first + 1):
+    for c in range(first + 1):      # (the prefix pass counts into hist as it goes)
         s.hist[c] = 0
     sk_prefix_matches(q[0], T.prefix, layer.n_out, T.lsb, layer.spec.code_bits, first,
                       s.count, s.hist)
     for j in range(n[0]):
         s.hist[s.count[out[j]]] -= 1
-    c = threshold(s.hist, first, keep, &at)
+    c = threshold(s.hist, first, PREFILTER * need, &at)
     start = below(rng, layer.n_out)
     # ties at the threshold from a random start: units start.., then ..start
     n_cand = sk_select(s.count, start, layer.n_out, c, &at, s.cand)
@@ -149,10 +157,7 @@ cdef void top_by_sketch(const Layer *layer, const uint64_t *q, Scratch *s, int k
     # the whole sketches of the kept ones; count[e] scores the e-th of them now
     sk_sketch_matches(q, T.sketch, s.cand, n_cand, T.n_words, T.lsb,
                       layer.spec.code_bits, KL, s.count)
-    for c in range(KL + 1):
-        s.hist[c] = 0
-    for e in range(n_cand):
-        s.hist[s.count[e]] += 1
+    rank_histogram(s, n_cand, KL, NULL, 0)
     c = threshold(s.hist, KL, need, &at)
     for e in range(n_cand):         # (their order is already random at the ties)
         if s.count[e] > c or (s.count[e] == c and at > 0):
@@ -183,6 +188,15 @@ cdef void union_of_buckets(const Layer *layer, const int *buckets, Scratch *s,
                 return
 
 
+cdef inline void draw_random(Scratch *s, int units, int target, int tries, int *out,
+                            int *n, uint64_t *rng) noexcept nogil:
+    """Take random units until `target` are taken or `tries` draws are spent (a
+    repeat costs a draw, so this stops while few units are left to find)."""
+    while n[0] < target and tries > 0:
+        take(s, below(rng, units), out, n)
+        tries -= 1
+
+
 cdef int select_active(const Layer *layer, const int *buckets,
                        const uint64_t *sketch, const int *forced, int n_forced,
                        int n_explore, Scratch *s, uint64_t *rng,
@@ -192,15 +206,12 @@ cdef int select_active(const Layer *layer, const int *buckets,
     `out` holds max(candidates, n_forced) ids; the set has exactly that many.
     When that is every unit, `buckets` and `sketch` are not read (may be NULL).
     """
-    cdef int n = 0, f, tries, start, j, units = layer.n_out
+    cdef int n = 0, f, start, j, units = layer.n_out
     cdef int k = layer.candidates if layer.candidates > n_forced else n_forced
     s.now += 1
     for f in range(n_forced):
         take(s, forced[f], out, &n)
-    tries = 4 * n_explore + 16
-    while n < n_forced + n_explore and n < k and tries > 0:
-        take(s, below(rng, units), out, &n)
-        tries -= 1
+    draw_random(s, units, min(n_forced + n_explore, k), 4 * n_explore + 16, out, &n, rng)
     if n < k < units:           # (with every unit a candidate there is no ranking)
         if layer.selection == TOPK:
             top_by_collisions(layer, buckets, s, k, out, &n)
@@ -211,10 +222,7 @@ cdef int select_active(const Layer *layer, const int *buckets,
     # Too few collided: fill with random units, by rejection while that is cheap, then
     # by a sweep from a random start (which always terminates; all it does when every
     # unit is to be taken).
-    tries = 4 * (k - n) + 16 if k < units else 0
-    while n < k and tries > 0:
-        take(s, below(rng, units), out, &n)
-        tries -= 1
+    draw_random(s, units, k, 4 * (k - n) + 16 if k < units else 0, out, &n, rng)
     if n < k:
         start = below(rng, units)
         for j in range(units):

@@ -575,8 +575,7 @@ def hashed_scores(Network net, const floating[:, ::1] X, const floating[::1] dat
     """Output scores (pre-activations) of every row's active outputs, through the
     hash tables: row r's i-th active output is out_ids[r, i] and scores out[r, i];
     both have `Network.output_width` columns, padded with -1 and -inf (# OUT
-    out_ids, out). Returns the multiply-adds done, those of the dense network, and
-    the hashing operations.
+    out_ids, out).
     """
     cdef Py_ssize_t n_samples = indptr.shape[0] - 1 if sparse else X.shape[0]
     cdef int64_t[::1] rows = np.arange(n_samples, dtype=np.int64)
@@ -589,7 +588,6 @@ def hashed_scores(Network net, const floating[:, ::1] X, const floating[::1] dat
     if n_threads < 1:
         raise ValueError("n_threads must be positive")
     cdef Py_ssize_t r
-    cdef int64_t macs = 0, dense_macs = 0, hash_ops = 0
     cdef int[::1] failed = np.zeros(1, dtype=np.int32)
     cdef const floating *dp = &data[0] if data.shape[0] else NULL
     cdef const int *ip = &indices[0] if indices.shape[0] else NULL
@@ -615,13 +613,9 @@ def hashed_scores(Network net, const floating[:, ::1] X, const floating[::1] dat
             else:
                 run_example(net, &X[r, 0], NULL, <int>X.shape[1], True, qb, qs, NULL, 0,
                             NULL, w, &rng, False, 0, &out_ids[r, 0], &out[r, 0])
-            macs += w.tally[0]
-            dense_macs += w.tally[1]
-            hash_ops += w.tally[2]
         net.free_work(w)
     if failed[0]:
         raise MemoryError("could not allocate the per-thread buffers")
-    return macs, dense_macs, hash_ops
 
 
 cdef void _rehash(Layer *L, const floating *W, const int64_t *units, Py_ssize_t n,

@@ -223,13 +223,13 @@ __attribute__((target("avx2,bmi")))
 static int sk_select_avx2(const int *count, int lo, int hi, int c, int *ties,
                           int *out) {
     int n = 0, j = lo;
-    const __m256i above = _mm256_set1_epi32(c), at = _mm256_set1_epi32(c);
+    const __m256i cut = _mm256_set1_epi32(c);
     for (; j + 8 <= hi; j += 8) {
         __m256i v = _mm256_loadu_si256((const __m256i *)(count + j));
         unsigned gt = (unsigned)_mm256_movemask_ps(
-            _mm256_castsi256_ps(_mm256_cmpgt_epi32(v, above)));
+            _mm256_castsi256_ps(_mm256_cmpgt_epi32(v, cut)));
         unsigned eq = *ties > 0 ? (unsigned)_mm256_movemask_ps(
-            _mm256_castsi256_ps(_mm256_cmpeq_epi32(v, at))) : 0;
+            _mm256_castsi256_ps(_mm256_cmpeq_epi32(v, cut))) : 0;
         while (eq && *ties > 0) {           /* the first ties, in order */
             gt |= eq & -eq;
             eq &= eq - 1;
