@@ -36,10 +36,11 @@ PREDICT_BLOCK = 2**20
 SPARSE_DENSITY = 0.1
 
 
-def _effective_fan_in(X):
-    """The fan-in the first layer's weights are drawn for when X is sparse data (under
-    SPARSE_DENSITY non-zero, in a sparse matrix or a dense array alike): the mean
-    squared norm of its rows. None (Glorot's draw) for other data.
+def _effective_fan_in(X, init="auto"):
+    """The fan-in the first layer's weights are drawn for under `init`: the mean
+    squared norm of X's rows for 'row_norm', and for 'auto' when X is sparse data
+    (under SPARSE_DENSITY non-zero, in a sparse matrix or a dense array alike).
+    None (Glorot's draw) otherwise.
 
     A sparse row reaches a unit through its few non-zeros only, so the variance of
     the unit's pre-activation is |x|^2 Var(w), not n_features Var(w) as Glorot's
@@ -49,7 +50,7 @@ def _effective_fan_in(X):
     EmbeddingBag's N(0, 1) rows are the same idea). Dense data keeps Glorot's draw,
     as scikit-learn's MLP has it.
     """
-    if X.shape[0] == 0 or X.shape[1] == 0:
+    if init == "glorot" or X.shape[0] == 0 or X.shape[1] == 0:
         return None
     if sp.issparse(X):
         data = X.data.astype(np.float64)
@@ -57,12 +58,27 @@ def _effective_fan_in(X):
     else:
         nnz = np.count_nonzero(X)
         sq = float(np.einsum("ij,ij->", X, X, dtype=np.float64))
-    if nnz >= SPARSE_DENSITY * X.shape[0] * X.shape[1] or not sq > 0:
+    dense = init == "auto" and nnz >= SPARSE_DENSITY * X.shape[0] * X.shape[1]
+    if dense or not sq > 0:
         return None
     mean_sq = sq / X.shape[0]
     # six digits are plenty for a scale, and make it the same whatever order the
     # non-zeros are summed in (dense, CSR or CSC differ in the last bits)
     return round(mean_sq, 5 - math.floor(math.log10(mean_sq)))
+
+
+def _key_sets(X, plan):
+    """Per hashed layer, the size of a DOPH key's set: the non-zeros its queries
+    have, which maximises the Jaccard similarity of a query with the keys it matches.
+    The first layer's queries are X's rows (their mean count of non-zeros), a later
+    layer's the active units of the layer below."""
+    if X.shape[0] == 0:
+        first = 1
+    elif sp.issparse(X):
+        first = X.count_nonzero() / X.shape[0]
+    else:
+        first = np.count_nonzero(X) / X.shape[0]
+    return [max(1, round(first))] + [budget for budget, _, _ in plan[:-1]]
 
 
 def _densify(ids, scores, n_outputs):
@@ -125,6 +141,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         "epsilon": [Interval(Real, 0, None, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"),
                              Options(Real, {np.inf})],
+        "init": [StrOptions({"auto", "glorot", "row_norm"})],
         "active_fraction": [Interval(Real, 0, 1, closed="right"), "array-like"],
         "hash_family": [StrOptions(set(_hashing.FAMILIES))],
         "bits_per_table": [Interval(Integral, 1, 30, closed="both")],
@@ -263,9 +280,10 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         self._touched = [np.zeros(c.shape[1], dtype=np.int32) for c in self.coefs_]
         self._hash_states = None
 
-    def _training_arrays(self, layer_units, plan):
+    def _training_arrays(self, layer_units, plan, key_sets):
         """Make every array training writes private and writeable (a joblib-loaded
-        model holds read-only memory maps) and the hash state match the parameters.
+        model holds read-only memory maps) and the hash state match the parameters
+        (`key_sets`: see `_key_sets`).
 
         Returns the unit-major weights and whether the tables must be built afresh.
         """
@@ -293,7 +311,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
                     bits_per_table=self.bits_per_table, n_tables=self.n_tables,
                     bucket_size=self.bucket_size, policy=self.bucket_policy,
                     window=self.wta_window, mips=self.mips, dtype=weights[0].dtype,
-                    random_state=rng) if hashed else None
+                    random_state=rng, key_set=key_sets[l]) if hashed else None
                 for l, (_, hashed, _) in enumerate(plan)]
             self._hash_config_ = config
             self._schedule = {"batches": 0, "next": self.refresh_interval,
@@ -343,8 +361,10 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         self._random_state = check_random_state(self.random_state)
         if first_pass:
             self._check_memory(layer_units, plan, np.dtype(dtype).itemsize)
-            self._initialize(layer_units, dtype, _effective_fan_in(X))
-        weights, rebuild = self._training_arrays(layer_units, plan)
+            self._initialize(layer_units, dtype, _effective_fan_in(X, self.init))
+        key_sets = (_key_sets(X, plan) if self.hash_family == "doph"
+                    else [None] * len(plan))
+        weights, rebuild = self._training_arrays(layer_units, plan, key_sets)
         self._budgets = [b for b, _, _ in plan]
         explore = [int(self.explore_fraction * b) if hashed else 0 for b, hashed, _ in plan]
         # hashed inference draws (random fill, union order) from this fixed seed, so a

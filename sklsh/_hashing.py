@@ -1,8 +1,8 @@
 """Hash state of one layer, drawn from a random state into plain arrays.
 
 A layer's hash state is a dict of NumPy arrays and ints that the kernels read through
-``sklsh._kernels._network.Network``: the hash functions (SRP projections or WTA
-permutations) and the tables (unit ids, fill counts, insertion counters, each unit's
+``sklsh._kernels._network.Network``: the hash functions (SRP projections, or the
+permutations of WTA, DWTA and DOPH) and the tables (unit ids, fill counts, insertion counters, each unit's
 current bucket, the MIPS scale). Being plain arrays it pickles and memory-maps.
 """
 import math
@@ -10,14 +10,14 @@ import math
 import numpy as np
 from sklearn.utils.extmath import safe_sparse_dot
 
-FAMILIES = ("srp", "wta", "dwta")
+FAMILIES = ("srp", "wta", "dwta", "doph")
 # The arrays of a hash state that training writes: the tables. The rest (projections,
 # permutations) are the hash functions, drawn once.
 TABLE_ARRAYS = ("ids", "fill", "seen", "home", "scale", "sketch", "prefix")
 
 
 def code_bits(family, window):
-    """Bits one hash code takes: 1 for SRP, log2 of the window for WTA and DWTA."""
+    """Bits one hash code takes: 1 for SRP, log2 of the window for the others."""
     return 1 if family == "srp" else max(1, math.ceil(math.log2(window)))
 
 
@@ -39,11 +39,18 @@ def function_nbytes(family, n_in, n_tables, bits_per_table, window, itemsize):
     n_codes = n_tables * hashes_per_table(family, bits_per_table, window)
     if family == "srp":
         return (n_in + 2) * n_codes * itemsize
-    return math.ceil(n_codes * window / n_in) * n_in * 4
+    return _n_perms(family, n_codes, window, n_in) * n_in * 4
+
+
+def _n_perms(family, n_codes, window, n_in):
+    """Permutations of the input a layer draws: enough positions for every WTA window
+    (`window` each) or DOPH bin (one each)."""
+    span = 1 if family == "doph" else window
+    return math.ceil(n_codes * span / n_in)
 
 
 def make_hash_state(n_in, n_units, *, family, bits_per_table, n_tables, bucket_size,
-                    policy, window, mips, dtype, random_state):
+                    policy, window, mips, dtype, random_state, key_set=None):
     """Draw a layer's hash functions and allocate its (empty) tables and sketches.
 
     Parameters
@@ -52,18 +59,23 @@ def make_hash_state(n_in, n_units, *, family, bits_per_table, n_tables, bucket_s
         Fan-in of the layer: the dimension of its queries and keys.
     n_units : int
         Units of the layer: the ids the tables hold.
-    family : {"srp", "wta", "dwta"}
+    family : {"srp", "wta", "dwta", "doph"}
     bits_per_table : int
         log2 of the buckets of each table.
     n_tables, bucket_size : int
     policy : {"fifo", "reservoir"}
     window : int
-        Coordinates a WTA code looks at.
+        Coordinates a WTA code looks at; codes of every family but SRP take
+        ``log2(window)`` bits.
     mips : bool
         Whether SRP keys get the norm coordinate that makes it rank by inner product.
     dtype : dtype
         Float type of the network.
     random_state : RandomState
+    key_set : int, optional
+        DOPH only: a key's set is its `key_set` largest positive weights. Best near
+        the number of non-zeros of the layer's queries; clipped to [1, n_in]. Default:
+        ``min(n_in, 64)``.
 
     Returns
     -------
@@ -88,12 +100,15 @@ def make_hash_state(n_in, n_units, *, family, bits_per_table, n_tables, bucket_s
         proj[n_in:] = rng.choice(np.array([-1.0, 1.0]), size=(2, n_codes)) / np.sqrt(3)
         state["projections"] = np.ascontiguousarray(proj, dtype=dtype)
     else:
-        n_perms = math.ceil(n_codes * window / n_in)
+        n_perms = _n_perms(family, n_codes, window, n_in)
         positions = np.empty((n_perms, n_in), dtype=np.int32)
         for p in range(n_perms):
             positions[p, rng.permutation(n_in)] = np.arange(n_in, dtype=np.int32)
         positions += (np.arange(n_perms, dtype=np.int32) * n_in)[:, None]
         state["positions"] = positions
+    if family == "doph":
+        state["key_set"] = int(np.clip(64 if key_set is None else key_set, 1, n_in))
+    elif family != "srp":
         # The code of a window whose coordinates are all zero: a scan in coordinate
         # order (permutation by permutation) meets its lowest coordinate first.
         first = np.full(n_codes, np.iinfo(np.int64).max, dtype=np.int64)

@@ -42,7 +42,7 @@ def test_pipeline_with_standard_scaler(digits):
     assert pipe.predict_proba(X[:5]).shape == (5, 10)
 
 
-@pytest.mark.parametrize("hash_family", ["srp", "dwta"])
+@pytest.mark.parametrize("hash_family", ["srp", "dwta", "doph"])
 def test_pipeline_with_tfidf_on_text(hash_family):
     """TF-IDF gives sparse CSR rows; the estimator learns from them straight away."""
     docs, labels = make_documents()

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 
 # ------------------------------------------------------------- input formats, dtypes
 @pytest.mark.parametrize("active_fraction, hash_family", [
-    (1.0, "srp"), (0.1, "srp"), (0.1, "dwta"), (0.1, "wta")])
+    (1.0, "srp"), (0.1, "srp"), (0.1, "dwta"), (0.1, "wta"), (0.1, "doph")])
 def test_dense_and_csr_input_fit_the_same_model(digits, active_fraction, hash_family):
     """The same data given dense or as CSR (or CSC) trains the same network."""
     X, y = digits
@@ -319,3 +319,23 @@ def test_sparse_data_draws_the_first_layer_for_its_row_norms(digits):
     bound = np.sqrt(6.0)
     assert 0.95 * bound < np.abs(clf.coefs_[0]).max() <= bound
     assert np.abs(clf.intercepts_[0]).max() <= np.sqrt(6.0 / (4000 + 64))
+
+
+def test_init_chooses_the_first_layer_draw(digits):
+    """init='glorot' keeps scikit-learn's draw on sparse data, 'row_norm' uses the
+    row norms on dense data too; the later layers never change."""
+    from sklearn.preprocessing import normalize
+    X = normalize(sp.random(300, 4000, density=0.01, format="csr", random_state=0))
+    y = np.arange(300) % 3
+    glorot = np.sqrt(6.0 / (4000 + 64))
+    frozen = dict(learning_rate_init=1e-12, max_iter=1)
+    clf = small_clf(init="glorot", **frozen).fit(X, y)
+    assert 0.95 * glorot < np.abs(clf.coefs_[0]).max() <= glorot
+    auto = small_clf(**frozen).fit(X, y)
+    np.testing.assert_allclose(auto.coefs_[1], clf.coefs_[1], rtol=1e-6)
+    Xd = digits[0][:300] / 16.0
+    mean_sq = float((Xd ** 2).sum(axis=1).mean())
+    dense = small_clf(init="row_norm", **frozen).fit(Xd, y)
+    bound = np.sqrt(6.0 / mean_sq)
+    assert 0.95 * bound < np.abs(dense.coefs_[0]).max() <= bound
+    assert np.abs(small_clf(**frozen).fit(Xd, y).coefs_[0]).max() <= np.sqrt(6 / 128)

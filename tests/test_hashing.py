@@ -27,14 +27,15 @@ N_UNITS, DIM, N_QUERIES, BUDGET = 500, 32, 200, 25
 # --------------------------------------------------------------------------- helpers
 def build(W, b, *, family="srp", mips=False, selection="topk", policy="fifo", bits=6,
           n_tables=16, bucket_size=128, window=8, budget=BUDGET, candidates=None,
-          seed=0):
+          seed=0, key_set=None):
     """A one-layer network whose only layer is hashed, its tables built from W, b.
     Returns (network, hash state)."""
     n_units, dim = W.shape
     rng = np.random.RandomState(seed)
     state = make_hash_state(dim, n_units, family=family, bits_per_table=bits,
                             n_tables=n_tables, bucket_size=bucket_size, policy=policy,
-                            window=window, mips=mips, dtype=W.dtype, random_state=rng)
+                            window=window, mips=mips, dtype=W.dtype, random_state=rng,
+                            key_set=key_set)
     net = Network([W], [b], [state], [budget], "relu", "softmax", selection,
                   None if candidates is None else [candidates], [np.zeros_like(W)],
                   [np.zeros_like(b)], [np.zeros(n_units, dtype=np.int32)])
@@ -122,11 +123,16 @@ RECALL_CASES = [
     ("dwta", False, "topk", "reservoir", 6, 128, "sparse", 0.6),
     ("dwta", False, "union", "fifo", 6, 128, "sparse", 0.5),
     ("dwta", False, "topk", "fifo", 4, 40, "sparse", 0.45),
+    # DOPH sees sets, not magnitudes: weaker than DWTA where the weights' sizes
+    # decide (0.65 top-k, 0.43 union, 0.68 sketch measured at seed 0)
+    ("doph", False, "topk", "fifo", 6, 128, "sparse", 0.5),
+    ("doph", False, "union", "fifo", 6, 128, "sparse", 0.3),
     # sketch ranking reads no buckets: it compares every unit's codes with the query's
     ("srp", False, "sketch", "fifo", 6, 128, "dense", 0.9),
     ("srp", False, "sketch", "fifo", 3, 40, "dense", 0.6),
     ("wta", False, "sketch", "fifo", 6, 128, "dense", 0.8),
     ("dwta", False, "sketch", "fifo", 6, 128, "sparse", 0.5),
+    ("doph", False, "sketch", "fifo", 6, 128, "sparse", 0.5),
 ]
 
 
@@ -188,7 +194,7 @@ def test_reranking_never_loses_the_top_unit():
 
 # ----------------------------------------------------------------- active-set shape
 @pytest.mark.parametrize("selection", ["topk", "union", "sketch"])
-@pytest.mark.parametrize("family", ["srp", "wta", "dwta"])
+@pytest.mark.parametrize("family", ["srp", "wta", "dwta", "doph"])
 @pytest.mark.parametrize("budget", [1, 25, 300, N_UNITS - 1])
 def test_active_set_has_the_budget_and_exact_scores(family, selection, budget):
     """Every query gets exactly `budget` distinct active units (random units fill in
@@ -209,7 +215,7 @@ def test_active_set_has_the_budget_and_exact_scores(family, selection, budget):
     np.testing.assert_allclose(out[active], exact[active], rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("family", ["srp", "wta", "dwta"])
+@pytest.mark.parametrize("family", ["srp", "wta", "dwta", "doph"])
 def test_all_units_as_candidates_gives_the_exact_top_budget(family):
     """When the tables may propose every unit, re-ranking keeps exactly the budget of
     units with the largest pre-activations: brute force."""
@@ -296,7 +302,7 @@ def test_batch_gradient_is_the_sum_of_example_gradients(selection):
 
 # -------------------------------------------------------------- query representation
 @pytest.mark.parametrize("selection", ["topk", "union", "sketch"])
-@pytest.mark.parametrize("family", ["srp", "wta", "dwta"])
+@pytest.mark.parametrize("family", ["srp", "wta", "dwta", "doph"])
 def test_dense_and_csr_queries_get_the_same_active_set(family, selection):
     """A query hashes the same whether it comes as a dense row or as CSR: the zeros a
     CSR row leaves out are zeros of the dense row. (Non-negative sparse queries, as
@@ -310,6 +316,77 @@ def test_dense_and_csr_queries_get_the_same_active_set(family, selection):
     csr = active_sets(net, Q, sparse=True, seed=3)
     same = (dense == csr).all(axis=1)
     assert same.all(), f"{(~same).sum()} of {len(Q)} queries differ"
+
+
+# ------------------------------------------------- densified one-permutation MinHash
+def unit_codes(state):
+    """Each unit's K * L codes, unpacked from its sketch."""
+    bits = state["code_bits"]
+    per_word = 64 // bits
+    h = np.arange(state["n_tables"] * state["n_hashes"])
+    words = state["sketch"][:, h // per_word]
+    shift = ((h % per_word) * bits).astype(np.uint64)
+    return (words >> shift) & np.uint64(2**bits - 1)
+
+
+def test_doph_codes_agree_as_often_as_the_sets_overlap():
+    """Two keys' DOPH codes agree with probability J + (1 - J) / 2^b for sets of
+    Jaccard similarity J (b-bit minwise hashing), empty bins densified included."""
+    rng = np.random.RandomState(11)
+    dim, size, n_pairs = 5000, 200, 20
+    shared = {1.0: 200, 0.6: 150, 0.33: 100, 0.1: 36}      # |A & B| for each J
+    rows = []
+    for J, common in shared.items():
+        for _ in range(n_pairs):
+            coords = rng.choice(dim, 2 * size - common, replace=False)
+            a = coords[:size]
+            b = np.concatenate([coords[:common], coords[size:]])
+            assert abs(len(np.intersect1d(a, b)) / len(np.union1d(a, b)) - J) < 0.01
+            for s in (a, b):
+                w = -rng.rand(dim)                  # negative weights are not in the set
+                w[s] = rng.rand(size) + 0.5
+                rows.append(w)
+    W = np.array(rows)
+    _, state = build(W, np.zeros(len(W)), family="doph", n_tables=64, bits=6,
+                     budget=1, key_set=size)
+    codes = unit_codes(state)
+    b = state["code_bits"]
+    for i, J in enumerate(shared):
+        pairs = codes[2 * n_pairs * i:2 * n_pairs * (i + 1)]
+        agree = (pairs[0::2] == pairs[1::2]).mean()
+        assert abs(agree - (J + (1 - J) / 2**b)) < 0.05, (J, agree)
+
+
+def test_doph_keys_are_their_largest_positive_weights():
+    """A key's set is its `key_set` largest positive weights (fewer when fewer are
+    positive): their values do not matter, nor the smaller weights. A query whose
+    non-zeros are that set gets the very same codes, so the sketch ranks the key first."""
+    rng = np.random.RandomState(12)
+    dim, size, n_units = 400, 30, 200
+    W = -rng.rand(n_units, dim)
+    for u in range(n_units):
+        W[u, rng.choice(dim, size, replace=False)] = rng.rand(size) + 1
+    S = rng.choice(dim, size, replace=False)
+    W[0] = 0.01 * rng.rand(dim)                 # small positive weights everywhere ...
+    W[0, S] = rng.rand(size) + 1                # ... and the set
+    W[1] = -1
+    W[1, S] = 1                                 # exactly the set
+    W[2] = -1
+    W[2, S[:5]] = 3                             # fewer positives than key_set
+    W[3] = 0
+    W[3, S[:5]] = 1
+    net, state = build(W, np.zeros(n_units), family="doph", n_tables=32, bits=6,
+                       budget=2, candidates=2, selection="sketch", key_set=size)
+    codes = unit_codes(state)
+    np.testing.assert_array_equal(codes[0], codes[1])
+    np.testing.assert_array_equal(codes[2], codes[3])
+    assert (codes[0] != codes[4]).any()
+    Q = np.zeros((2, dim))
+    Q[0, S] = rng.rand(size) + 0.1
+    Q[1, S[:5]] = 7
+    active = active_sets(net, Q, sparse=True)
+    assert set(np.flatnonzero(active[0])) == {0, 1}
+    assert set(np.flatnonzero(active[1])) == {2, 3}
 
 
 # ------------------------------------------------------------------------ tables

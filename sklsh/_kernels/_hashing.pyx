@@ -13,12 +13,19 @@ keys are one matrix product for a whole layer, which ``sklsh._hashing.srp_key_co
 has BLAS do; only WTA keys are hashed here.
 WTA hashes the argmax position within windows of a random permutation; DWTA does so
 over the non-zeros only and lets empty windows borrow a code (densification).
+DOPH (densified one-permutation MinHash, Shrivastava 2017) hashes sets: one
+permutation cut into K * L bins, each code the low bits of the smallest position in its
+bin, empty bins densified as in DWTA. A query's set is its non-zeros, a key's its
+``key_set`` largest positive weights, so codes agree with the probability of the two
+sets' Jaccard similarity: for sparse non-negative inputs (text) the units whose large
+weights sit on the example's words.
 """
 from libc.math cimport INFINITY
+from libc.limits cimport INT_MAX
 from libc.stdint cimport int64_t, uint64_t
 from cython cimport floating
 
-from ._layout cimport HashSpec, Tables, SRP, WTA, DWTA
+from ._layout cimport HashSpec, Tables, SRP, WTA, DWTA, DOPH
 from ._vec cimport axpy
 from ._random cimport stream, splitmix64
 
@@ -61,9 +68,8 @@ cdef int64_t wta_codes(const HashSpec *s, const int *ids, const floating *vals, 
     and windows left empty borrow a code; without, a zero still competes (plain WTA).
     """
     cdef int KL = s.n_tables * s.n_hashes, m = s.window, d = s.dim
-    cdef int p, e, i, q, h, tries
+    cdef int p, e, i, q, h
     cdef floating v
-    cdef uint64_t st
     cdef int64_t ops = 0
     for h in range(KL):
         codes[h] = -1
@@ -88,6 +94,17 @@ cdef int64_t wta_codes(const HashSpec *s, const int *ids, const floating *vals, 
             if best[h] <= 0:
                 codes[h] = s.zero_code[h]
         return ops
+    borrow_codes(KL, codes, best)
+    return ops
+
+
+cdef void borrow_codes(int KL, int *codes, const floating *best) noexcept nogil:
+    """Densification: each code no coordinate set (codes[h] < 0) copies the first
+    code along a probe sequence fixed per h that a coordinate did set (best > -inf).
+    The sequence depends on h alone, so two vectors with the same empty bins borrow
+    alike, and a code is never borrowed from a borrowed one."""
+    cdef int h, q, tries
+    cdef uint64_t st
     for h in range(KL):
         if codes[h] >= 0:
             continue
@@ -99,8 +116,77 @@ cdef int64_t wta_codes(const HashSpec *s, const int *ids, const floating *vals, 
                 break
         else:
             codes[h] = 0
-    # borrowed codes were marked by best == -inf; nothing else reads best afterwards
+
+
+cdef int64_t doph_codes(const HashSpec *s, const int *ids, const floating *vals, int n,
+                        bint dense, floating lo, int *codes,
+                        floating *best) noexcept nogil:
+    """One-permutation MinHash of the set {coordinates with a non-zero value >= lo}.
+
+    Position q (of n_perms * dim) falls in bin q * KL // (n_perms * dim): every
+    position has a bin, and every bin at least one position. A bin's code is the low
+    code_bits bits of its smallest position (b-bit minwise hashing); empty bins borrow.
+    """
+    cdef int KL = s.n_tables * s.n_hashes, d = s.dim
+    cdef int64_t n_pos = <int64_t>s.n_perms * d
+    cdef int p, e, i, q, h
+    cdef int mask = (1 << s.code_bits) - 1
+    cdef floating v
+    cdef int64_t ops = 0
+    for h in range(KL):
+        codes[h] = INT_MAX
+    for e in range(d if dense else n):
+        v = vals[e]
+        if v == 0 or v < lo:
+            continue
+        i = e if dense else ids[e]
+        for p in range(s.n_perms):
+            q = s.wta_pos[p * d + i]
+            h = <int>((<int64_t>q * KL) // n_pos)
+            if q < codes[h]:
+                codes[h] = q
+        ops += s.n_perms
+    for h in range(KL):
+        if codes[h] == INT_MAX:
+            codes[h] = -1
+            best[h] = -INFINITY
+        else:
+            codes[h] = codes[h] & mask
+            best[h] = 0
+    borrow_codes(KL, codes, best)
     return ops
+
+
+cdef floating kth_largest(floating *a, int n, int k) noexcept nogil:
+    """The k-th largest (k >= 1) of a[:n], by Hoare's selection; reorders a."""
+    cdef int lo = 0, hi = n - 1, i, j, target = k - 1
+    cdef floating pivot, t
+    while lo < hi:
+        # median of three: sorted input does not make this quadratic
+        pivot = a[(lo + hi) // 2]
+        if (a[lo] > pivot) != (a[lo] > a[hi]):
+            pivot = a[lo]
+        elif (a[hi] > pivot) != (a[hi] > a[lo]):
+            pivot = a[hi]
+        i, j = lo, hi
+        while i <= j:
+            while a[i] > pivot:
+                i += 1
+            while a[j] < pivot:
+                j -= 1
+            if i <= j:
+                t = a[i]
+                a[i] = a[j]
+                a[j] = t
+                i += 1
+                j -= 1
+        if target <= j:
+            hi = j
+        elif target >= i:
+            lo = i
+        else:
+            return a[target]
+    return a[target]
 
 
 cdef int64_t query_buckets(const HashSpec *s, const int *ids, const floating *vals,
@@ -123,6 +209,8 @@ cdef int64_t query_buckets(const HashSpec *s, const int *ids, const floating *va
             axpy(vals[e], P + i * KL, acc, KL)
             ops += KL
         srp_signs(s, acc, codes)
+    elif s.family == DOPH:
+        ops = doph_codes(s, ids, vals, n, dense, -INFINITY, codes, acc)
     else:
         ops = wta_codes(s, ids, vals, n, dense, s.family == DWTA, codes, acc)
     pack(s, codes, buckets)
@@ -131,11 +219,22 @@ cdef int64_t query_buckets(const HashSpec *s, const int *ids, const floating *va
 
 cdef void key_buckets(const HashSpec *s, const floating *w, int *codes,
                       floating *acc, int *buckets) noexcept nogil:
-    """Bucket ids of one unit of a WTA/DWTA layer, from its weights `w[:dim]`.
+    """Bucket ids of one unit of a WTA/DWTA/DOPH layer, from its weights `w[:dim]`.
+    `acc` holds max(K * L, dim) values (DOPH selects the key's set in it).
 
     (SRP keys are one matrix product for the whole layer, done by BLAS in
     ``sklsh._hashing.srp_key_codes``; their codes come in ready.)"""
-    wta_codes(s, NULL, w, s.dim, True, s.family == DWTA, codes, acc)
+    cdef int i
+    cdef floating lo
+    if s.family == DOPH:
+        for i in range(s.dim):
+            acc[i] = w[i]
+        lo = kth_largest(acc, s.dim, s.key_set)
+        if lo < 0:
+            lo = 0      # fewer positive weights than key_set: all of them (v != 0)
+        doph_codes(s, NULL, w, s.dim, True, lo, codes, acc)
+    else:
+        wta_codes(s, NULL, w, s.dim, True, s.family == DWTA, codes, acc)
     pack(s, codes, buckets)
 
 

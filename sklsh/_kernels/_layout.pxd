@@ -9,6 +9,7 @@ cdef enum:
     SRP = 0
     WTA = 1
     DWTA = 2
+    DOPH = 3
 
 cdef enum:
     FIFO = 0
@@ -35,15 +36,16 @@ cdef struct HashSpec:
     int family
     int n_tables            # L
     int n_hashes            # K codes per table
-    int code_bits           # bits of one code: 1 for SRP, log2(window) for WTA
+    int code_bits           # bits of one code: 1 for SRP, log2(window) for the others
     int range_bits          # log2 of the buckets per table
     int dim                 # the layer's fan-in
     bint mips               # append the norm coordinate to keys (asymmetric MIPS)
     void *proj              # SRP: (dim + 2, L * K); row dim is the bias, dim + 1 the norm
-    const int *wta_pos      # WTA/DWTA: (n_perms, dim), position of each coordinate
-    const int *zero_code    # WTA: (K * L,) the code a window of zeros reports
+    const int *wta_pos      # WTA/DWTA/DOPH: (n_perms, dim), each coordinate's position
+    const int *zero_code    # WTA/DWTA: (K * L,) the code a window of zeros reports
     int n_perms
     int window
+    int key_set             # DOPH: a key's set is its key_set largest positive weights
 
 
 cdef struct Tables:

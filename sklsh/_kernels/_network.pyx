@@ -16,7 +16,7 @@ from libc.stdlib cimport malloc, calloc, free
 from libc.math cimport INFINITY
 from libc.stdint cimport int64_t, uint64_t
 
-from ._layout cimport (Layer, HashSpec, Tables, SRP, WTA, DWTA, FIFO, RESERVOIR, TOPK,
+from ._layout cimport (Layer, HashSpec, Tables, SRP, WTA, DWTA, DOPH, FIFO, RESERVOIR, TOPK,
                        UNION, SKETCH, IDENTITY, LOGISTIC, TANH, RELU, SOFTMAX, SIGMOID, SQUARED)
 from ._hashing cimport query_buckets, key_buckets, pack_sketch, pack
 from ._tables cimport clear, insert, remove
@@ -28,7 +28,7 @@ cnp.import_array()
 
 ACTIVATIONS = {"identity": IDENTITY, "logistic": LOGISTIC, "tanh": TANH, "relu": RELU}
 LOSSES = {"softmax": SOFTMAX, "sigmoid": SIGMOID, "squared": SQUARED}
-FAMILIES = {"srp": SRP, "wta": WTA, "dwta": DWTA}
+FAMILIES = {"srp": SRP, "wta": WTA, "dwta": DWTA, "doph": DOPH}
 POLICIES = {"fifo": FIFO, "reservoir": RESERVOIR}
 SELECTIONS = {"topk": TOPK, "union": UNION, "sketch": SKETCH}
 
@@ -198,12 +198,19 @@ cdef class Network:
         else:
             pos = h["positions"]
             s.n_perms = pos.shape[0]
+            # a WTA window needs `window` positions, a DOPH bin one
+            span = 1 if s.family == DOPH else s.window
             if not (s.window >= 2 and (1 << s.code_bits) >= s.window
-                    and s.n_perms * L.n_in >= KL * s.window):
+                    and s.n_perms * L.n_in >= KL * span):
                 raise ValueError("inconsistent WTA state")
             s.wta_pos = <const int *> checked(pos, np.int32, (s.n_perms, L.n_in), False)
             if pos.size and (pos.min() < 0 or pos.max() >= s.n_perms * L.n_in):
                 raise ValueError("WTA positions out of range")
+        if s.family == DOPH:
+            s.key_set = h["key_set"]
+            if not 1 <= s.key_set <= L.n_in:
+                raise ValueError("DOPH key_set out of range")
+        elif s.family != SRP:
             zero = h["zero_code"]
             s.zero_code = <const int *> checked(zero, np.int32, (KL,), False)
             if zero.size and (zero.min() < 0 or zero.max() >= s.window):
@@ -620,16 +627,17 @@ def hashed_scores(Network net, const floating[:, ::1] X, const floating[::1] dat
 
 cdef void _rehash(Layer *L, const floating *W, const int64_t *units, Py_ssize_t n,
                   int *out, int n_threads, int *failed) noexcept nogil:
-    """Bucket ids of the given units of a WTA/DWTA layer, into out[u * L + t], and
+    """Bucket ids of the given units of a WTA/DWTA/DOPH layer, into out[u * L + t], and
     their sketches (# OUT out, L.tables.sketch)."""
     cdef Py_ssize_t u
     cdef int KL = L.spec.n_tables * L.spec.n_hashes
+    cdef int n_acc = KL if KL > L.n_in else L.n_in     # (key_buckets' scratch)
     cdef int *codes
     cdef floating *acc
     cdef int64_t j
     with parallel(num_threads=n_threads):
         codes = <int *> malloc(KL * sizeof(int))
-        acc = <floating *> malloc(KL * sizeof(floating))
+        acc = <floating *> malloc(n_acc * sizeof(floating))
         if codes == NULL or acc == NULL:
             failed[0] = 1
         for u in prange(n, schedule='dynamic', chunksize=16):
@@ -691,8 +699,8 @@ def refresh_tables(Network net, int layer, const int64_t[::1] units, bint full,
     the layer's units, if `units` was not all of them (a rebuild in blocks). Otherwise
     each unit leaves the buckets it was in and enters its new ones.
     An SRP layer's `codes` (the units' K * L codes) must be given: they are one matrix
-    product, which ``sklsh._training.rehash`` has BLAS do, MIPS scale included. A WTA
-    or DWTA layer's codes are computed here. Returns the hashing operations spent here.
+    product, which ``sklsh._training.rehash`` has BLAS do, MIPS scale included. A WTA,
+    DWTA or DOPH layer's codes are computed here. Returns the hashing operations spent here.
     """
     if not net.trainable:
         raise ValueError("this network was built for inference only")
