@@ -168,6 +168,13 @@ _PARAMETERS = """
         Fashion-MNIST at 5% active, 0.34 against 0.83 after two epochs); at
         ``active_fraction=1.0`` both are the dense network.
 
+    inference_rerank_factor : float or None, default=None
+        ``rerank_factor`` for hashed inference; None keeps the training one. Scoring
+        the proposed units exactly is most of a hashed prediction of a wide layer,
+        so a smaller factor predicts faster and may be set on a fitted model: at
+        100k classes, 1.0 gave hashed top-5 inference about twice as fast for
+        about 2 points of P@1 (docs/benchmarks.md).
+
     n_threads : int or None, default=None
         Threads of the Hogwild kernels. None uses what OpenMP allows now (all
         cores, or fewer under ``OMP_NUM_THREADS``, threadpoolctl or joblib limits).
@@ -243,12 +250,11 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
                  verbose=False, warm_start=False, momentum=0.9, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  n_iter_no_change=10, init="auto", active_fraction=0.1,
-                 hash_family="srp",
-                 bits_per_table=8, n_tables=64, bucket_size=128, bucket_policy="fifo",
+                 hash_family="srp", bits_per_table=8, n_tables=64, bucket_size=128, bucket_policy="fifo",
                  selection="sketch", rerank_factor=3.0, explore_fraction=0.1,
                  wta_window=8, mips=False,
                  refresh_interval=50, refresh_growth=1.5, hash_output="auto", inference="hashed",
-                 n_threads=None):
+                 inference_rerank_factor=None, n_threads=None):
         _store_params(self, locals())
 
     def _validate_input(self, X, y, incremental, reset):
@@ -511,11 +517,11 @@ class LSHMLPRegressor(RegressorMixin, BaseLSHMLP):
                  verbose=False, warm_start=False, momentum=0.9, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  n_iter_no_change=10, init="auto", active_fraction=0.1,
-                 hash_family="srp",
-                 bits_per_table=8, n_tables=64, bucket_size=128, bucket_policy="fifo",
+                 hash_family="srp", bits_per_table=8, n_tables=64, bucket_size=128, bucket_policy="fifo",
                  selection="sketch", rerank_factor=3.0, explore_fraction=0.1,
                  wta_window=8, mips=False,
-                 refresh_interval=50, refresh_growth=1.5, inference="hashed", n_threads=None):
+                 refresh_interval=50, refresh_growth=1.5, inference="hashed",
+                 inference_rerank_factor=None, n_threads=None):
         _store_params(self, locals())
 
     def _validate_input(self, X, y, incremental, reset):

@@ -110,3 +110,21 @@ def test_topk_scorer_in_grid_search(digits):
     assert (search.cv_results_["mean_test_nDCG@3"] >= p1 - 1e-12).all()
     with pytest.raises(ValueError, match="metric must be"):
         topk_scorer("recall")
+
+
+def test_inference_rerank_factor_sets_the_candidates_of_a_prediction(digits):
+    """inference_rerank_factor changes how many units the tables propose when
+    predicting, on a fitted model: with every class a candidate the hashed output
+    keeps the exact top of its budget, so predict agrees with exact inference."""
+    X, y = digits
+    clf = small_clf(active_fraction=[1.0, 0.3], hash_output=True).fit(X, y)
+    assert clf._inference_candidates() == [64, 9]           # rerank_factor=3
+    exact = clf.set_params(inference="exact").predict(X)
+    clf.set_params(inference="hashed", inference_rerank_factor=4.0)
+    assert clf._inference_candidates() == [64, 10]
+    np.testing.assert_array_equal(clf.predict(X), exact)
+    clf.set_params(inference_rerank_factor=1.0)
+    assert clf._inference_candidates() == [64, 3]
+    proba = clf.predict_proba(X)
+    np.testing.assert_array_equal((proba > 0).sum(axis=1), 3)
+    assert clf.score(X, y) > 0.5

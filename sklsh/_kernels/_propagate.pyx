@@ -11,7 +11,7 @@ from libc.math cimport exp, log, log1p, tanh, fabs
 from cython cimport floating
 
 from ._layout cimport Layer, IDENTITY, LOGISTIC, TANH, RELU, SOFTMAX, SIGMOID, SQUARED
-from ._vec cimport dot, gather_dot, axpy, backward_dense
+from ._vec cimport dot, gather_dot, axpy, backward_dense, sk_prefetch, SKLSH_AHEAD as AHEAD
 
 
 cdef void forward(const Layer *layer, const int *in_ids, const floating *in_val,
@@ -22,8 +22,13 @@ cdef void forward(const Layer *layer, const int *in_ids, const floating *in_val,
     cdef const floating *b = <const floating *> layer.b
     cdef const floating *w
     cdef int a, p, n_in = layer.n_in
+    cdef long row_bytes = <long>n_in * sizeof(floating)
     cdef floating s
+    for a in range(min(AHEAD, k)):
+        sk_prefetch(W + <Py_ssize_t>ids[a] * n_in, row_bytes)
     for a in range(k):
+        if a + AHEAD < k:
+            sk_prefetch(W + <Py_ssize_t>ids[a + AHEAD] * n_in, row_bytes)
         w = W + <Py_ssize_t>ids[a] * n_in
         if in_dense:
             s = dot(w, in_val, n_in)
