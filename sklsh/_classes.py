@@ -172,8 +172,8 @@ _PARAMETERS = """
         ``rerank_factor`` for hashed inference; None keeps the training one. Scoring
         the proposed units exactly is most of a hashed prediction of a wide layer,
         so a smaller factor predicts faster and may be set on a fitted model: at
-        100k classes, 1.0 gave hashed top-5 inference about twice as fast for
-        about 2 points of P@1 (docs/benchmarks.md).
+        100k and 300k classes, 1.0 made hashed top-5 inference 1.5-2.1 times as
+        fast for at most 2 points of P@1 (docs/benchmarks.md).
 
     n_threads : int or None, default=None
         Threads of the Hogwild kernels. None uses what OpenMP allows now (all

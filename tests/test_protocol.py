@@ -9,7 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 import sklsh._base
 import sklsh._training
-from sklsh import LSHMLPClassifier
+from sklsh import LSHMLPClassifier, LSHMLPRegressor
 
 from helpers import small_clf, small_reg
 
@@ -164,3 +164,18 @@ def test_classifier_is_a_drop_in_for_mlp_attributes(digits):
     assert clf.out_activation_ == "softmax"
     assert clf.n_features_in_ == 64 and clf.t_ == 2 * len(X)
     assert isinstance(LSHMLPClassifier().get_params(), dict)
+
+
+@pytest.mark.parametrize("estimator", [LSHMLPClassifier, LSHMLPRegressor])
+def test_docstring_documents_every_parameter_in_order(estimator):
+    """The numpydoc Parameters section names each constructor parameter once, in the
+    signature's order (a parameter added without its documentation fails here)."""
+    import inspect
+    section = estimator.__doc__.split("Parameters\n    ----------")[1].split(
+        "Attributes\n")[0]
+    documented = []
+    for line in section.splitlines():
+        match = re.match(r"^    (\w+(?:, \w+)*) : ", line)
+        if match:
+            documented += match.group(1).split(", ")
+    assert documented == list(inspect.signature(estimator).parameters)
