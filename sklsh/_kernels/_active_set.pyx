@@ -234,7 +234,8 @@ cdef int select_active(const Layer *layer, const int *buckets,
 
 cdef int keep_largest(int *ids, floating *z, int n, int k, int n_fixed) noexcept nogil:
     """Reorder the pairs (ids[a], z[a]) so that the first k hold the n_fixed fixed
-    ones and then the largest z of the rest (quickselect); return min(n, k)."""
+    ones and then the largest z of the rest (quickselect); return min(n, k). With
+    `ids` NULL z alone is reordered; for k < n, z[k - 1] is then its k-th largest."""
     cdef int lo = n_fixed, hi = n - 1, want = k - 1, i, j
     cdef floating pivot
     if n <= k:
@@ -263,12 +264,14 @@ cdef int keep_largest(int *ids, floating *z, int n, int k, int n_fixed) noexcept
 
 
 cdef inline void _swap(int *ids, floating *z, int a, int b) noexcept nogil:
-    cdef int t = ids[a]
+    cdef int t
     cdef floating v = z[a]
-    ids[a] = ids[b]
     z[a] = z[b]
-    ids[b] = t
     z[b] = v
+    if ids != NULL:
+        t = ids[a]
+        ids[a] = ids[b]
+        ids[b] = t
 
 
 cdef void sort_by_id(int *ids, floating *z, int lo, int hi) noexcept nogil:

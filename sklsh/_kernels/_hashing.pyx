@@ -27,6 +27,7 @@ from cython cimport floating
 
 from ._layout cimport HashSpec, Tables, SRP, WTA, DWTA, DOPH
 from ._vec cimport axpy
+from ._active_set cimport keep_largest
 from ._random cimport stream, splitmix64
 
 cdef uint64_t GOLDEN = <uint64_t>0x9E3779B97F4A7C15
@@ -157,38 +158,6 @@ cdef int64_t doph_codes(const HashSpec *s, const int *ids, const floating *vals,
     return ops
 
 
-cdef floating kth_largest(floating *a, int n, int k) noexcept nogil:
-    """The k-th largest (k >= 1) of a[:n], by Hoare's selection; reorders a."""
-    cdef int lo = 0, hi = n - 1, i, j, target = k - 1
-    cdef floating pivot, t
-    while lo < hi:
-        # median of three: sorted input does not make this quadratic
-        pivot = a[(lo + hi) // 2]
-        if (a[lo] > pivot) != (a[lo] > a[hi]):
-            pivot = a[lo]
-        elif (a[hi] > pivot) != (a[hi] > a[lo]):
-            pivot = a[hi]
-        i, j = lo, hi
-        while i <= j:
-            while a[i] > pivot:
-                i += 1
-            while a[j] < pivot:
-                j -= 1
-            if i <= j:
-                t = a[i]
-                a[i] = a[j]
-                a[j] = t
-                i += 1
-                j -= 1
-        if target <= j:
-            hi = j
-        elif target >= i:
-            lo = i
-        else:
-            return a[target]
-    return a[target]
-
-
 cdef int64_t query_buckets(const HashSpec *s, const int *ids, const floating *vals,
                            int n, bint dense, int *codes, floating *acc,
                            int *buckets) noexcept nogil:
@@ -225,11 +194,13 @@ cdef void key_buckets(const HashSpec *s, const floating *w, int *codes,
     (SRP keys are one matrix product for the whole layer, done by BLAS in
     ``sklsh._hashing.srp_key_codes``; their codes come in ready.)"""
     cdef int i
-    cdef floating lo
+    cdef floating lo = 0    # (key_set >= dim: every positive weight)
     if s.family == DOPH:
-        for i in range(s.dim):
-            acc[i] = w[i]
-        lo = kth_largest(acc, s.dim, s.key_set)
+        if s.key_set < s.dim:
+            for i in range(s.dim):
+                acc[i] = w[i]
+            keep_largest(NULL, acc, s.dim, s.key_set, 0)
+            lo = acc[s.key_set - 1]
         if lo < 0:
             lo = 0      # fewer positive weights than key_set: all of them (v != 0)
         doph_codes(s, NULL, w, s.dim, True, lo, codes, acc)
