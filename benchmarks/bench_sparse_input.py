@@ -5,7 +5,7 @@ Where `bench_xmc.py` hashes the output layer, here the tables sit on the *first*
 layer, whose queries are the CSR rows themselves: SRP (one BLAS product per block of
 rows), densified WTA and densified one-permutation MinHash (DOPH), beside the same
 network with that layer dense. Data: ``make_extreme_classification`` (one label per
-row). Network: n_features -> `--hidden` (ReLU, `--fraction` active) -> n_classes
+row), as ``bench_xmc.make_data`` draws it. Network: n_features -> `--hidden` (ReLU, `--fraction` active) -> n_classes
 (dense). Adam (lr 1e-3), batch `--batch-size`, `--epochs` epochs, one process per
 model, epochs interleaved (``bench_kdd2017.interleaved``).
 
@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from bench_kdd2017 import interleaved, median
+from bench_xmc import make_data
 
 FAMILIES = ("dense", "srp", "dwta", "doph")
 
@@ -33,11 +34,7 @@ FAMILIES = ("dense", "srp", "dwta", "doph")
 def run(args, family):
     from sklearn.exceptions import ConvergenceWarning
     from sklsh import LSHMLPClassifier
-    from sklsh.datasets import make_extreme_classification
-    X, y, _ = make_extreme_classification(
-        args.samples + args.test, args.features, args.classes, nnz=args.nnz,
-        noise=args.noise, random_state=args.seed)
-    X, y, Xt, yt = X[:args.samples], y[:args.samples], X[args.samples:], y[args.samples:]
+    X, y, Xt, yt = make_data(args, args.classes)
     clf = LSHMLPClassifier(
         (args.hidden,), active_fraction=[1.0 if family == "dense" else args.fraction, 1.0],
         hash_family="srp" if family == "dense" else family, batch_size=args.batch_size,

@@ -187,10 +187,11 @@ def markdown(rows):
     """The training table, then the top-5 inference table (dense models: exact)."""
     head = ["classes", "model", "s / epoch", "speed vs torch", "mult-add fraction",
             "peak MB"]
+    torch_rows = {t["classes"]: t for t in rows if t["model"] == "torch"}
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        torch_row = [t for t in rows if t["model"] == "torch" and t["classes"] == r["classes"]]
-        speed = (f"{torch_row[0]['seconds_per_epoch'] / r['seconds_per_epoch']:.2f}x"
+        torch_row = torch_rows.get(r["classes"])
+        speed = (f"{torch_row['seconds_per_epoch'] / r['seconds_per_epoch']:.2f}x"
                  if torch_row else "—")
         lines.append("| " + " | ".join([
             str(r["classes"]), _name(r), f"{r['seconds_per_epoch']:.2f}", speed,
@@ -199,12 +200,12 @@ def markdown(rows):
             "faster than torch"]
     lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        torch_row = [t for t in rows if t["model"] == "torch" and t["classes"] == r["classes"]]
+        torch_row = torch_rows.get(r["classes"])
         for mode in INFERENCE_MODES:
             if f"p1_{mode}" not in r:
                 continue
             seconds = r[f"predict_seconds_{mode}"]
-            speed = (f"{torch_row[0]['predict_seconds_exact'] / seconds:.2f}x"
+            speed = (f"{torch_row['predict_seconds_exact'] / seconds:.2f}x"
                      if torch_row else "—")
             label = {"hashed_r1": "hashed, `inference_rerank_factor=1`"}.get(mode, mode)
             lines.append("| " + " | ".join([
