@@ -666,6 +666,15 @@ def main(argv=None):
     return 0
 
 
+def write_report(out, command, table, result):
+    """`out` (NAME.md): the command and the markdown table; NAME.json beside it:
+    `result`."""
+    out = Path(out)
+    out.write_text(f"Command: `{command}`\n\n" + table)
+    out.with_suffix(".json").write_text(
+        json.dumps(result, indent=1, default=_jsonable) + "\n")
+
+
 def write_results(rows, meta, skipped, args, quiet=False):
     """Write the markdown table and the JSON of `rows` (see --out); print the table
     unless `quiet`."""

@@ -17,15 +17,13 @@ Example (about five minutes on 2 cores)::
     python benchmarks/bench_sparse_input.py --out docs/bench_sparse_input.md
 """
 import argparse
-import json
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 
-from bench_kdd2017 import interleaved, median
+from bench_kdd2017 import interleaved, median, write_report
 from bench_xmc import make_data
 
 FAMILIES = ("dense", "srp", "dwta", "doph")
@@ -80,10 +78,8 @@ def main(argv=None):
     table = "\n".join(lines) + "\n"
     print(table)
     if args.out:
-        command = " ".join(["python", *sys.argv])
-        Path(args.out).write_text(f"Command: `{command}`\n\n" + table)
-        Path(args.out).with_suffix(".json").write_text(
-            json.dumps(dict(args=vars(args), rows=rows), indent=1) + "\n")
+        write_report(args.out, " ".join(["python", *sys.argv]), table,
+                     dict(args=vars(args), rows=rows))
     return 0
 
 

@@ -39,8 +39,8 @@ from pathlib import Path
 import numpy as np
 from sklsh.metrics import precision_at_k
 
-from bench_kdd2017 import (_jsonable, git_state, interleaved, loadavg, median,
-                           torch_available)
+from bench_kdd2017 import (git_state, interleaved, loadavg, median, torch_available,
+                           write_report)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -270,10 +270,7 @@ def main(argv=None):
     table = markdown(rows)
     print(table)
     if args.out:
-        out = Path(args.out)
-        out.write_text(f"Command: `{meta['command']}`\n\n" + table)
-        out.with_suffix(".json").write_text(
-            json.dumps(dict(meta=meta, rows=rows), indent=1, default=_jsonable) + "\n")
+        write_report(args.out, meta["command"], table, dict(meta=meta, rows=rows))
     return 0
 
 

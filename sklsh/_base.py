@@ -296,10 +296,10 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         self._touched = [np.zeros(c.shape[1], dtype=np.int32) for c in self.coefs_]
         self._hash_states = None
 
-    def _training_arrays(self, layer_units, plan, key_sets):
+    def _training_arrays(self, layer_units, plan, X):
         """Make every array training writes private and writeable (a joblib-loaded
         model holds read-only memory maps) and the hash state match the parameters
-        (`key_sets`: see `_key_sets`).
+        (a new one reads X for DOPH's key sets).
 
         Returns the unit-major weights and whether the tables must be built afresh.
         """
@@ -321,6 +321,8 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         rebuild = self._hash_states is None or getattr(self, "_hash_config_", None) != config
         if rebuild:
             rng = self._random_state
+            key_sets = (_key_sets(X, plan) if self.hash_family == "doph"
+                        else [None] * len(plan))
             self._hash_states = [
                 _hashing.make_hash_state(
                     layer_units[l], layer_units[l + 1], family=self.hash_family,
@@ -378,9 +380,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         if first_pass:
             self._check_memory(layer_units, plan, np.dtype(dtype).itemsize)
             self._initialize(layer_units, dtype, _effective_fan_in(X, self.init))
-        key_sets = (_key_sets(X, plan) if self.hash_family == "doph"
-                    else [None] * len(plan))
-        weights, rebuild = self._training_arrays(layer_units, plan, key_sets)
+        weights, rebuild = self._training_arrays(layer_units, plan, X)
         self._budgets = [b for b, _, _ in plan]
         explore = [int(self.explore_fraction * b) if hashed else 0 for b, hashed, _ in plan]
         # hashed inference draws (random fill, union order) from this fixed seed, so a
@@ -577,6 +577,11 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
             X = X.tocsr()
         hashed = self.inference == "hashed" and any(h is not None
                                                     for h in self._hash_states)
+        # scipy multiplies a CSR block by a C-ordered copy of the weights: made once
+        # here, not once per block of rows
+        coefs = list(self.coefs_)
+        if sp.issparse(X):
+            coefs[0] = np.ascontiguousarray(coefs[0])
         if hashed:
             # A dense first layer on sparse rows is one sparse product, reading each
             # non-zero's weights as a contiguous row of coefs_ (the kernels read
@@ -586,8 +591,6 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
             # result does not depend on the others.
             first = int(sp.issparse(X) and self._hash_states[0] is None
                         and len(self.coefs_) > 1)
-            if first:
-                W0, b0 = np.ascontiguousarray(self.coefs_[0]), self.intercepts_[0]
             network = inference_network(
                 [np.ascontiguousarray(c.T) for c in self.coefs_[first:]],
                 [np.ascontiguousarray(i) for i in self.intercepts_[first:]],
@@ -602,13 +605,14 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
             a = X[start:start + rows]
             if hashed:
                 if first:
-                    a = _activate(self.activation, safe_sparse_dot(a, W0) + b0)
+                    a = _activate(self.activation,
+                                  safe_sparse_dot(a, coefs[0]) + self.intercepts_[0])
                 ids, scores = hashed_output_scores(
                     network, self._hash_states[first], a, self._predict_seed, n_threads)
                 # a dense output layer's active set is every unit, in order
                 yield (ids if self._hash_states[-1] is not None else None), scores
                 continue
-            for l, (coef, intercept) in enumerate(zip(self.coefs_, self.intercepts_)):
+            for l, (coef, intercept) in enumerate(zip(coefs, self.intercepts_)):
                 a = safe_sparse_dot(a, coef)
                 if sp.issparse(a):
                     a = a.toarray()

@@ -229,8 +229,10 @@ def make_extreme_classification(n_samples=10000, n_features=50000, n_classes=100
         labels = rng.choice(n_classes, size=label_ptr[-1], p=p)
         for i in np.flatnonzero(counts > 1):
             row = labels[label_ptr[i]:label_ptr[i + 1]]
-            while np.unique(row).size < row.size:
-                row[np.flatnonzero(_repeats(row))] = rng.choice(n_classes, p=p)
+            repeats = _repeats(row)
+            while repeats.any():
+                row[np.flatnonzero(repeats)] = rng.choice(n_classes, p=p)
+                repeats = _repeats(row)
     else:
         counts = np.ones(n_samples, dtype=np.int64)
         label_ptr = np.arange(n_samples + 1)

@@ -10,14 +10,14 @@ from sklsh import LSHMLPClassifier
 from sklsh.datasets import make_extreme_classification
 from sklsh.metrics import precision_at_k
 
+from helpers import small_clf
+
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
 def model(**kw):
-    params = dict(hidden_layer_sizes=(128,), active_fraction=0.25, max_iter=15,
-                  learning_rate_init=0.01, n_threads=1, random_state=0)
-    params.update(kw)
-    return LSHMLPClassifier(**params)
+    return small_clf(**{**dict(hidden_layer_sizes=(128,), active_fraction=0.25,
+                               max_iter=15), **kw})
 
 
 @pytest.fixture(scope="module")

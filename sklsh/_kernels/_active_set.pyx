@@ -39,6 +39,17 @@ cdef inline int threshold(const int *hist, int levels, int need,
     return t
 
 
+cdef inline bint kept(int c, int thr, int *ties) noexcept nogil:
+    """Whether a candidate of score c makes the cut from `threshold`: above it, or at
+    it while ties last (# INOUT ties)."""
+    if c > thr:
+        return True
+    if c == thr and ties[0] > 0:
+        ties[0] -= 1
+        return True
+    return False
+
+
 cdef void top_by_collisions(const Layer *layer, const int *buckets, Scratch *s,
                             int k, int *out, int *n) noexcept nogil:
     cdef const Tables *T = &layer.tables
@@ -70,10 +81,7 @@ cdef void top_by_collisions(const Layer *layer, const int *buckets, Scratch *s,
     thr = threshold(s.hist, L, need, &need)
     for e in range(n_cand):
         j = s.cand[e]
-        c = s.count[j]
-        if c > thr or (c == thr and need > 0):
-            if c == thr:
-                need -= 1
+        if kept(s.count[j], thr, &need):    # (stamped already, when collected)
             out[n[0]] = j
             n[0] += 1
 
@@ -87,6 +95,12 @@ cdef inline void rank_histogram(Scratch *s, int n_scores, int levels, const int 
         s.hist[c] = 0
     for j in range(n_scores):
         s.hist[s.count[j]] += 1
+    unrank_taken(s, taken, n_taken)
+
+
+cdef inline void unrank_taken(Scratch *s, const int *taken, int n_taken) noexcept nogil:
+    """Take the units already `taken` out of hist (count indexed by unit id)."""
+    cdef int j
     for j in range(n_taken):
         s.hist[s.count[taken[j]]] -= 1
 
@@ -96,22 +110,15 @@ cdef void take_ranked(Scratch *s, int n_units, int levels, int k, int *out, int 
     """Take the k - n units of highest score (count[j], 0..levels, set for every unit
     not yet taken; hist counts them per score). Ties at the threshold go in a cyclic
     order from a random start, so no unit id is favoured."""
-    cdef int need, e, j, c, start
+    cdef int need, e, j, start
     cdef int thr = threshold(s.hist, levels, k - n[0], &need)
     start = below(rng, n_units)
     for e in range(n_units):
         j = start + e
         if j >= n_units:
             j -= n_units
-        if s.stamp[j] == s.now:
-            continue
-        c = s.count[j]
-        if c > thr or (c == thr and need > 0):
-            if c == thr:
-                need -= 1
-            s.stamp[j] = s.now
-            out[n[0]] = j
-            n[0] += 1
+        if s.stamp[j] != s.now and kept(s.count[j], thr, &need):
+            take(s, j, out, n)
 
 
 # A layer at least WIDE times wider than the units it ranks (a 1%-active output of
@@ -137,12 +144,10 @@ cdef void top_by_sketch(const Layer *layer, const uint64_t *q, Scratch *s, int k
         rank_histogram(s, layer.n_out, KL, out, n[0])
         take_ranked(s, layer.n_out, KL, k, out, n, rng)
         return
-    for c in range(first + 1):      # (the prefix pass counts into hist as it goes)
-        s.hist[c] = 0
+    # (the prefix pass counts into hist as it goes)
     sk_prefix_matches(q[0], T.prefix, layer.n_out, T.lsb, layer.spec.code_bits, first,
                       s.count, s.hist)
-    for j in range(n[0]):
-        s.hist[s.count[out[j]]] -= 1
+    unrank_taken(s, out, n[0])
     c = threshold(s.hist, first, PREFILTER * need, &at)
     start = below(rng, layer.n_out)
     # ties at the threshold from a random start: units start.., then ..start
@@ -160,13 +165,8 @@ cdef void top_by_sketch(const Layer *layer, const uint64_t *q, Scratch *s, int k
     rank_histogram(s, n_cand, KL, NULL, 0)
     c = threshold(s.hist, KL, need, &at)
     for e in range(n_cand):         # (their order is already random at the ties)
-        if s.count[e] > c or (s.count[e] == c and at > 0):
-            if s.count[e] == c:
-                at -= 1
-            j = s.cand[e]
-            s.stamp[j] = s.now
-            out[n[0]] = j
-            n[0] += 1
+        if kept(s.count[e], c, &at):
+            take(s, s.cand[e], out, n)
 
 
 cdef void union_of_buckets(const Layer *layer, const int *buckets, Scratch *s,

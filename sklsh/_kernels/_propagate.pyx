@@ -23,12 +23,15 @@ cdef void forward(const Layer *layer, const int *in_ids, const floating *in_val,
     cdef const floating *w
     cdef int a, p, n_in = layer.n_in
     cdef long row_bytes = <long>n_in * sizeof(floating)
+    # only a hashed layer's scattered rows, read whole from a dense input, gain (a
+    # dense layer's rows come in order; a sparse input reads a few weights per row)
+    cdef int ahead = AHEAD if in_dense and layer.hashed else 0
     cdef floating s
-    for a in range(min(AHEAD, k)):
+    for a in range(min(ahead, k)):
         sk_prefetch(W + <Py_ssize_t>ids[a] * n_in, row_bytes)
     for a in range(k):
-        if a + AHEAD < k:
-            sk_prefetch(W + <Py_ssize_t>ids[a + AHEAD] * n_in, row_bytes)
+        if a + ahead < k and ahead:
+            sk_prefetch(W + <Py_ssize_t>ids[a + ahead] * n_in, row_bytes)
         w = W + <Py_ssize_t>ids[a] * n_in
         if in_dense:
             s = dot(w, in_val, n_in)

@@ -207,7 +207,7 @@ static void sk_sketch_matches(const uint64_t *q, const uint64_t *sketch, const i
 /* The codes each of n_units one-word sketches (the prefix array: the first word of
  * every unit's sketch) shares with the query's first word q0, of the n_codes codes
  * that word holds (# OUT out), and how many units share each number of codes
- * (# OUT hist, n_codes + 1 counts, added to). */
+ * (# OUT hist, n_codes + 1 counts). */
 SKLSH_CLONES static void sk_prefix_matches(uint64_t q0, const uint64_t *prefix,
                                            int n_units, uint64_t lsb, int code_bits,
                                            int n_codes, int *out, int *hist) {
@@ -231,7 +231,7 @@ SKLSH_CLONES static void sk_prefix_matches(uint64_t q0, const uint64_t *prefix,
     }
 #undef SKLSH_MATCHES
     for (int c = 0; c <= n_codes; c++)
-        hist[c] += h0[c] + h1[c] + h2[c] + h3[c];
+        hist[c] = h0[c] + h1[c] + h2[c] + h3[c];
 }
 
 /* Append to out, in order, the j in [lo, hi) with count[j] > c, and those with
