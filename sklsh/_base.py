@@ -25,7 +25,7 @@ from ._training import KernelInput, Trainer, hashed_output_scores, inference_net
 
 # Bumped whenever the layout of the fitted arrays changes; a pickle of another layout
 # is refused with a clear message instead of reaching the kernels.
-STATE_FORMAT = 3
+STATE_FORMAT = 4
 # Rows per block when predicting, and at most this many activations of the widest
 # layer per block: with 100k classes a block is 167 rows, 64 MB of float32 scores
 # (blocks of 10 rows made an exact prediction four times slower than PyTorch's).
@@ -156,6 +156,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         "bucket_policy": [StrOptions({"fifo", "reservoir"})],
         "selection": [StrOptions({"topk", "union", "sketch"})],
         "rerank_factor": [Interval(Real, 1, None, closed="left")],
+        "inference_active_fraction": [Interval(Real, 0, 1, closed="right"), None],
         "inference_rerank_factor": [Interval(Real, 1, None, closed="left"), None],
         "explore_fraction": [Interval(Real, 0, 1, closed="left")],
         "wta_window": [Interval(Integral, 2, 1024, closed="both")],
@@ -222,14 +223,25 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
                              _candidates(budget, n_out, self.rerank_factor)))
         return plan
 
-    def _inference_candidates(self):
-        """Per layer, the units the tables propose at hashed inference."""
-        factor = self.inference_rerank_factor
-        if factor is None:
-            return self._candidates
-        return [c if h is None else _candidates(b, c_out.shape[1], factor)
-                for c, h, b, c_out in zip(self._candidates, self._hash_states,
-                                          self._budgets, self.coefs_)]
+    def _inference_plan(self):
+        """Per layer, the budget and the candidates of hashed inference: training's,
+        but for the output budget (`inference_active_fraction`) and the candidates
+        per budget (`inference_rerank_factor`) when these are set."""
+        # (set on a fitted model, after fit checked the others)
+        self._validate_params()
+        budgets, candidates = list(self._budgets), list(self._candidates)
+        fraction, factor = self.inference_active_fraction, self.inference_rerank_factor
+        last = len(self.coefs_) - 1
+        for l, (h, coef) in enumerate(zip(self._hash_states, self.coefs_)):
+            if h is None:
+                continue
+            n_out = coef.shape[1]
+            if l == last and fraction is not None:
+                budgets[l] = max(1, math.ceil(fraction * n_out))
+            if factor is not None or budgets[l] != self._budgets[l]:
+                candidates[l] = _candidates(
+                    budgets[l], n_out, self.rerank_factor if factor is None else factor)
+        return budgets, candidates
 
     def _hash_config(self, layer_units, plan):
         return (self.hash_family, self.bits_per_table, self.n_tables, self.bucket_size,
@@ -381,6 +393,11 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
             self._check_memory(layer_units, plan, np.dtype(dtype).itemsize)
             self._initialize(layer_units, dtype, _effective_fan_in(X, self.init))
         weights, rebuild = self._training_arrays(layer_units, plan, X)
+        # training moves the sketches, so the prefix tables go now and are made anew
+        # once it has finished (an interrupted fit leaves none, not stale ones)
+        for h in self._hash_states:
+            for key in _hashing.PREFIX_TABLE if h is not None else ():
+                h.pop(key, None)
         self._budgets = [b for b, _, _ in plan]
         explore = [int(self.explore_fraction * b) if hashed else 0 for b, hashed, _ in plan]
         # hashed inference draws (random fill, union order) from this fixed seed, so a
@@ -402,6 +419,9 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
             if rebuild:
                 trainer.refresh(self._random_state, full=True)
             self._fit_stochastic(X, y, targets, trainer, incremental)
+        for h in self._hash_states if self.selection == "sketch" else ():
+            if h is not None:
+                _hashing.group_prefixes(h)
         if not all(np.isfinite(a).all() for a in self.coefs_ + self.intercepts_):
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may "
@@ -591,11 +611,12 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
             # result does not depend on the others.
             first = int(sp.issparse(X) and self._hash_states[0] is None
                         and len(self.coefs_) > 1)
+            budgets, candidates = self._inference_plan()
             network = inference_network(
                 [np.ascontiguousarray(c.T) for c in self.coefs_[first:]],
                 [np.ascontiguousarray(i) for i in self.intercepts_[first:]],
-                self._hash_states[first:], self._budgets[first:],
-                self._inference_candidates()[first:], self.activation, self.selection)
+                self._hash_states[first:], budgets[first:], candidates[first:],
+                self.activation, self.selection)
             n_threads = effective_n_threads(self.n_threads)
         widest = max(c.shape[1] for c in self.coefs_)
         if hashed and not dense:

@@ -168,6 +168,14 @@ _PARAMETERS = """
         Fashion-MNIST at 5% active, 0.34 against 0.83 after two epochs); at
         ``active_fraction=1.0`` both are the dense network.
 
+    inference_active_fraction : float or None, default=None
+        The output layer's ``active_fraction`` for hashed inference; None keeps the
+        training one. A hashed prediction scores that many outputs (those its tables
+        rank first) and ``predict_proba`` spreads the probability over them; a
+        top-k needs far fewer than training's budget, and the budget's work (the
+        ranking passes and the scores) is most of a prediction of a wide output
+        layer. May be set on a fitted model; a dense output layer ignores it.
+
     inference_rerank_factor : float or None, default=None
         ``rerank_factor`` for hashed inference; None keeps the training one. Scoring
         the proposed units exactly is most of a hashed prediction of a wide layer,
@@ -254,7 +262,8 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
                  selection="sketch", rerank_factor=3.0, explore_fraction=0.1,
                  wta_window=8, mips=False,
                  refresh_interval=50, refresh_growth=1.5, hash_output="auto", inference="hashed",
-                 inference_rerank_factor=None, n_threads=None):
+                 inference_active_fraction=None, inference_rerank_factor=None,
+                 n_threads=None):
         _store_params(self, locals())
 
     def _validate_input(self, X, y, incremental, reset):
@@ -521,7 +530,8 @@ class LSHMLPRegressor(RegressorMixin, BaseLSHMLP):
                  selection="sketch", rerank_factor=3.0, explore_fraction=0.1,
                  wta_window=8, mips=False,
                  refresh_interval=50, refresh_growth=1.5, inference="hashed",
-                 inference_rerank_factor=None, n_threads=None):
+                 inference_active_fraction=None, inference_rerank_factor=None,
+                 n_threads=None):
         _store_params(self, locals())
 
     def _validate_input(self, X, y, incremental, reset):

@@ -280,7 +280,8 @@ def hashed_output_scores(network, first_state, X, seed, n_threads):
         Their pre-activations, -inf beside the -1 ids.
     """
     data = KernelInput(X, network.dtype)
-    first_layer_queries(network, first_state, data, n_threads)
+    # one BLAS thread: its idle workers spin on the cores the kernel's threads need
+    first_layer_queries(network, first_state, data, 1)
     ids = np.empty((data.n_samples, network.output_width), dtype=np.int32)
     out = np.empty((data.n_samples, network.output_width), dtype=network.dtype)
     hashed_scores(network, *data.args(), ids, out, seed, n_threads)

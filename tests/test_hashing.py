@@ -17,7 +17,7 @@ import pytest
 import scipy.sparse as sp
 
 from sklsh._base import _densify
-from sklsh._hashing import make_hash_state, srp_query_codes
+from sklsh._hashing import group_prefixes, make_hash_state, srp_query_codes
 from sklsh._kernels._network import Network, batch_gradients, hashed_scores
 from sklsh._training import KernelInput, first_layer_queries, rehash
 
@@ -592,7 +592,8 @@ def test_sketch_selection_takes_the_units_sharing_most_codes(n_tables, bits):
 @pytest.mark.parametrize("n_tables, bits", [(32, 8), (64, 8), (20, 7)])
 def test_wide_sketch_selection_ranks_the_prefix_survivors(n_tables, bits):
     """A layer at least 32 times wider than its budget is ranked in two passes: the
-    first sketch word keeps twice the budget, their whole sketches choose. The
+    first sketch word keeps at least twice the budget (every unit at the cut; at
+    500 units the cut's sample is every unit), their whole sketches choose. The
     chosen units all pass the first cut and beat every unit that surely passed it."""
     budget = N_UNITS // 32
     active, matches, first = sketch_selection(n_tables, bits, budget)
@@ -601,6 +602,81 @@ def test_wide_sketch_selection_ranks_the_prefix_survivors(n_tables, bits):
         assert first[i][active[i]].min() >= cut
         kept = first[i] > cut
         assert matches[i][active[i]].min() >= matches[i][kept & ~active[i]].max()
+
+
+def wide_problem(n_units=10000, budget=100, seed=12):
+    """A layer of 10000 units, 100 of them active: the first pass's cut is read off
+    a sample of every 4th unit. Returns the trained-for-inference pieces: (W, b,
+    queries, hash state, network); the state's units share prefixes the way output
+    units do, since their weights are noisy copies of 300 prototypes."""
+    rng = np.random.RandomState(seed)
+    prototypes = rng.normal(size=(300, DIM))
+    W = prototypes[rng.randint(300, size=n_units)] + 0.02 * rng.normal(size=(n_units, DIM))
+    Q = W[rng.randint(n_units, size=N_QUERIES)] + 0.3 * rng.normal(size=(N_QUERIES, DIM))
+    b = np.zeros(n_units)
+    net, state = build(W, b, selection="sketch", n_tables=64, bits=8, budget=budget)
+    return W, b, Q, state, net
+
+
+def inference_net(W, b, state, budget=100):
+    """A network that can only infer, reading `state` (with its prefix table if the
+    state has one)."""
+    return Network([W], [b], [state], [budget], "relu", "softmax", "sketch")
+
+
+def test_wide_sketch_selection_on_a_sampled_cut():
+    """With the cut read off a sample, the chosen units still beat, on their whole
+    sketches, every unit whose first word scores as well as the worst chosen one
+    (all of those passed the first cut), and they mostly hold the query's source."""
+    W, b, Q, state, net = wide_problem()
+    active = active_sets(net, Q)
+    assert (active.sum(axis=1) == 100).all()
+    queries = srp_query_codes(Q, state)
+    keys = np.unpackbits(state["sketch"].view(np.uint8), axis=1, bitorder="little")
+    agree = queries[:, None, :] == keys[None, :, :]
+    matches, first = agree.sum(axis=2), agree[:, :, :64].sum(axis=2)
+    for i in range(N_QUERIES):
+        passed = first[i] >= first[i][active[i]].min()
+        assert matches[i][active[i]].min() >= matches[i][passed & ~active[i]].max()
+    top = np.argmax(Q @ W.T, axis=1)
+    assert active[np.arange(N_QUERIES), top].mean() > 0.9
+
+
+def test_prefix_table_changes_the_speed_not_the_choice():
+    """Ranking distinct prefixes once each (the prefix table that fit leaves for
+    inference) picks exactly the units the unit-by-unit pass picks, ties included; a
+    training network ignores the table (its prefixes change as it learns)."""
+    W, b, Q, state, net = wide_problem()
+    plain = scores(net, Q)
+    assert np.isfinite(scores(inference_net(W, b, state), Q)).sum() == 100 * N_QUERIES
+    group_prefixes(state)
+    assert 300 <= state["groups"].shape[0] < 10000
+    np.testing.assert_array_equal(scores(inference_net(W, b, state), Q), plain)
+    np.testing.assert_array_equal(scores(net, Q), plain)
+
+
+def test_prefix_table_groups_units_by_prefix():
+    W, b, Q, state, net = wide_problem()
+    group_prefixes(state)
+    groups, ptr, units = state["groups"], state["group_ptr"], state["group_units"]
+    assert (groups[1:] > groups[:-1]).all()        # distinct, ascending
+    np.testing.assert_array_equal(np.sort(units), np.arange(10000))
+    owner = np.repeat(np.arange(groups.shape[0]), np.diff(ptr))
+    np.testing.assert_array_equal(state["prefix"][units], groups[owner])
+
+
+@pytest.mark.parametrize("tamper, message", [
+    (lambda s: s["group_ptr"].__setitem__(-1, 9999), "malformed prefix table"),
+    (lambda s: s["group_ptr"].__setitem__(1, 0), "malformed prefix table"),
+    (lambda s: s["group_units"].__setitem__(5, 10000), "unit ids out of range"),
+    (lambda s: s.__setitem__("groups", s["groups"][:-1]), "expected a C-contiguous"),
+])
+def test_a_tampered_prefix_table_is_refused(tamper, message):
+    W, b, Q, state, net = wide_problem(n_units=4000, budget=50)
+    group_prefixes(state)
+    tamper(state)
+    with pytest.raises(ValueError, match=message):
+        inference_net(W, b, state, budget=50)
 
 
 @pytest.mark.parametrize("mips", [False, True])

@@ -118,13 +118,36 @@ def test_inference_rerank_factor_sets_the_candidates_of_a_prediction(digits):
     keeps the exact top of its budget, so predict agrees with exact inference."""
     X, y = digits
     clf = small_clf(active_fraction=[1.0, 0.3], hash_output=True).fit(X, y)
-    assert clf._inference_candidates() == [64, 9]           # rerank_factor=3
+    assert clf._inference_plan() == ([64, 3], [64, 9])           # rerank_factor=3
     exact = clf.set_params(inference="exact").predict(X)
     clf.set_params(inference="hashed", inference_rerank_factor=4.0)
-    assert clf._inference_candidates() == [64, 10]
+    assert clf._inference_plan() == ([64, 3], [64, 10])
     np.testing.assert_array_equal(clf.predict(X), exact)
     clf.set_params(inference_rerank_factor=1.0)
-    assert clf._inference_candidates() == [64, 3]
+    assert clf._inference_plan() == ([64, 3], [64, 3])
     proba = clf.predict_proba(X)
     np.testing.assert_array_equal((proba > 0).sum(axis=1), 3)
     assert clf.score(X, y) > 0.5
+
+
+def test_inference_active_fraction_sets_the_outputs_of_a_prediction(digits):
+    """inference_active_fraction changes the output budget of a fitted model's hashed
+    predictions (the hidden layers keep theirs): the probability is spread over that
+    many outputs, the top-k stays the k largest of predict_proba, and at 1.0 the
+    hashed output is exact."""
+    X, y = digits
+    clf = small_clf(active_fraction=[0.5, 0.3], hash_output=True).fit(X, y)
+    assert clf._inference_plan() == ([32, 3], [64, 9])
+    clf.set_params(inference_active_fraction=0.2)
+    assert clf._inference_plan() == ([32, 2], [64, 6])
+    proba = clf.predict_proba(X)
+    np.testing.assert_array_equal((proba > 0).sum(axis=1), 2)
+    labels, top = clf.predict_topk(X, 2)
+    np.testing.assert_allclose(top, -np.sort(-proba, axis=1)[:, :2], rtol=1e-6)
+    clf.set_params(inference_active_fraction=0.2, inference_rerank_factor=1.0)
+    assert clf._inference_plan() == ([32, 2], [32, 2])
+    clf.set_params(inference_active_fraction=1.0, inference_rerank_factor=None)
+    assert clf._inference_plan() == ([32, 10], [64, 10])
+    assert ((clf.predict_proba(X) > 0).sum(axis=1) == 10).all()
+    with pytest.raises(ValueError, match="inference_active_fraction"):
+        clf.set_params(inference_active_fraction=0.0).predict(X)

@@ -12,7 +12,7 @@ from cython cimport floating
 from libc.stdint cimport int64_t, uint64_t
 
 from ._layout cimport Layer, Tables, TOPK, UNION, SKETCH
-from ._vec cimport sk_prefix_matches, sk_select, sk_sketch_matches
+from ._vec cimport sk_prefix_sample, sk_prefix_select, sk_sketch_matches
 from ._random cimport below
 
 
@@ -123,50 +123,83 @@ cdef void take_ranked(Scratch *s, int n_units, int levels, int k, int *out, int 
 
 # A layer at least WIDE times wider than the units it ranks (a 1%-active output of
 # 10^4 classes and more) is ranked in two passes: the first word of every unit's
-# sketch keeps PREFILTER times the units wanted, whose whole sketches then choose.
-# At 100k output units one full pass cost about as much as the dense layer (512 bits
-# per unit); the prefix is 8 contiguous bytes per unit. Narrower layers (the KDD
-# networks' 1000 units at 5%) keep the exact one-pass ranking.
+# sketch keeps about PREFILTER times the units wanted, whose whole sketches then
+# choose. At 100k output units one full pass cost about as much as the dense layer
+# (512 bits per unit); the prefix is 8 contiguous bytes per unit. The first pass's cut
+# (codes shared) is read off a sample of about SAMPLE units, so that the pass only
+# compares; it keeps every unit at the cut, about a fifth more than asked at 100k
+# classes. Narrower layers (the KDD networks' 1000 units at 5%) keep the exact
+# one-pass ranking.
 cdef int PREFILTER = 2
 cdef int WIDE = 32
+cdef int SAMPLE = 2048
+
+
+cdef int prefix_pass(const Layer *layer, uint64_t q0, int c, Scratch *s) noexcept nogil:
+    """The units not taken yet whose prefix shares at least c codes with q0, into
+    s.cand; return how many. Through the prefix table where the layer has one."""
+    cdef const Tables *T = &layer.tables
+    cdef int first = min(T.codes_per_word, layer.spec.n_tables * layer.spec.n_hashes)
+    cdef int bits = layer.spec.code_bits, n = 0, n_kept, g, e, j
+    if T.n_groups:
+        # the kept groups into count (free until the second pass), then their units
+        n_kept = sk_prefix_select(q0, T.groups, 0, T.n_groups, T.lsb, bits, first, c,
+                                  s.count)
+        for g in range(n_kept):
+            for e in range(T.group_ptr[s.count[g]], T.group_ptr[s.count[g] + 1]):
+                j = T.group_units[e]
+                if s.stamp[j] != s.now:
+                    s.cand[n] = j
+                    n += 1
+        return n
+    n_kept = sk_prefix_select(q0, T.prefix, 0, layer.n_out, T.lsb, bits, first, c,
+                              s.cand)
+    for e in range(n_kept):
+        if s.stamp[s.cand[e]] != s.now:
+            s.cand[n] = s.cand[e]
+            n += 1
+    return n
 
 
 cdef void top_by_sketch(const Layer *layer, const uint64_t *q, Scratch *s, int k,
                         int *out, int *n, uint64_t *rng) noexcept nogil:
     """Rank units by the codes their sketch shares with the query's."""
     cdef const Tables *T = &layer.tables
-    cdef int KL = layer.spec.n_tables * layer.spec.n_hashes, j, c, e
-    cdef int need = k - n[0], first = min(T.codes_per_word, KL), n_cand = 0, at, start
-    if T.n_words == 1 or WIDE * need > layer.n_out:
-        sk_sketch_matches(q, T.sketch, NULL, layer.n_out, T.n_words, T.lsb,
-                          layer.spec.code_bits, KL, s.count)
+    cdef int KL = layer.spec.n_tables * layer.spec.n_hashes, j, c, e, units = layer.n_out
+    cdef int need = k - n[0], first = min(T.codes_per_word, KL), n_cand, at, start, m
+    cdef int stride = max(1, units // SAMPLE), bits = layer.spec.code_bits
+    if T.n_words == 1 or WIDE * need > units:
+        sk_sketch_matches(q, T.sketch, NULL, units, T.n_words, T.lsb, bits, KL, s.count)
         # the units already taken are not ranked
-        rank_histogram(s, layer.n_out, KL, out, n[0])
-        take_ranked(s, layer.n_out, KL, k, out, n, rng)
+        rank_histogram(s, units, KL, out, n[0])
+        take_ranked(s, units, KL, k, out, n, rng)
         return
-    # (the prefix pass counts into hist as it goes)
-    sk_prefix_matches(q[0], T.prefix, layer.n_out, T.lsb, layer.spec.code_bits, first,
-                      s.count, s.hist)
-    unrank_taken(s, out, n[0])
-    c = threshold(s.hist, first, PREFILTER * need, &at)
-    start = below(rng, layer.n_out)
-    # ties at the threshold from a random start: units start.., then ..start
-    n_cand = sk_select(s.count, start, layer.n_out, c, &at, s.cand)
-    n_cand += sk_select(s.count, 0, start, c, &at, s.cand + n_cand)
-    e = 0
-    for j in range(n_cand):     # the units taken already were ranked, not kept
-        if s.stamp[s.cand[j]] != s.now:
-            s.cand[e] = s.cand[j]
-            e += 1
-    n_cand = e
+    sk_prefix_sample(q[0], T.prefix, units, stride, T.lsb, bits, first, s.hist)
+    c = threshold(s.hist, first, (PREFILTER * need + stride - 1) // stride, &at)
+    n_cand = prefix_pass(layer, q[0], c, s)
+    while n_cand < need and c > 0:  # the sample misjudged (rare): at 0 all pass
+        c -= 1
+        n_cand = prefix_pass(layer, q[0], c, s)
     # the whole sketches of the kept ones; count[e] scores the e-th of them now
-    sk_sketch_matches(q, T.sketch, s.cand, n_cand, T.n_words, T.lsb,
-                      layer.spec.code_bits, KL, s.count)
+    sk_sketch_matches(q, T.sketch, s.cand, n_cand, T.n_words, T.lsb, bits, KL, s.count)
     rank_histogram(s, n_cand, KL, NULL, 0)
     c = threshold(s.hist, KL, need, &at)
-    for e in range(n_cand):         # (their order is already random at the ties)
-        if kept(s.count[e], c, &at):
-            take(s, s.cand[e], out, n)
+    # Ties at the cut go in the cyclic order of unit ids from a random start, not in
+    # the order the first pass listed them (which differs with and without the prefix
+    # table). Each tie's negated place in that order goes into count[m], m <= e.
+    start = below(rng, units)
+    m = 0
+    for e in range(n_cand):
+        j = s.cand[e]
+        if s.count[e] > c:
+            take(s, j, out, n)
+        elif s.count[e] == c:
+            s.count[m] = start - j if j >= start else start - j - units
+            m += 1
+    m = keep_largest(<int *> NULL, s.count, m, at, 0)
+    for e in range(m):
+        j = start - s.count[e]
+        take(s, j - units if j >= units else j, out, n)
 
 
 cdef void union_of_buckets(const Layer *layer, const int *buckets, Scratch *s,
@@ -232,12 +265,12 @@ cdef int select_active(const Layer *layer, const int *buckets,
     return n
 
 
-cdef int keep_largest(int *ids, floating *z, int n, int k, int n_fixed) noexcept nogil:
+cdef int keep_largest(int *ids, ranked *z, int n, int k, int n_fixed) noexcept nogil:
     """Reorder the pairs (ids[a], z[a]) so that the first k hold the n_fixed fixed
     ones and then the largest z of the rest (quickselect); return min(n, k). With
     `ids` NULL z alone is reordered; for k < n, z[k - 1] is then its k-th largest."""
     cdef int lo = n_fixed, hi = n - 1, want = k - 1, i, j
-    cdef floating pivot
+    cdef ranked pivot
     if n <= k:
         return n
     if k <= n_fixed:
@@ -263,9 +296,9 @@ cdef int keep_largest(int *ids, floating *z, int n, int k, int n_fixed) noexcept
     return k
 
 
-cdef inline void _swap(int *ids, floating *z, int a, int b) noexcept nogil:
+cdef inline void _swap(int *ids, ranked *z, int a, int b) noexcept nogil:
     cdef int t
-    cdef floating v = z[a]
+    cdef ranked v = z[a]
     z[a] = z[b]
     z[b] = v
     if ids != NULL:

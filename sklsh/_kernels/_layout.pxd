@@ -57,6 +57,14 @@ cdef struct Tables:
     uint64_t *prefix        # (n_units,) the first word of each sketch, side by side:
                             # a first pass over many units reads 8 bytes of each
     double *scale           # (1,) 1 / largest key norm at the last full rebuild
+    # An inference network's prefix table (none in training, where the prefixes
+    # change): the distinct prefixes, and group g's units group_units[group_ptr[g]:
+    # group_ptr[g + 1]]. At 100k classes a quarter as many groups as units, so the
+    # first pass of the sketch ranking scans a quarter as much.
+    const uint64_t *groups  # (n_groups,)
+    const int *group_ptr    # (n_groups + 1,)
+    const int *group_units  # (n_units,)
+    int n_groups            # 0: rank unit by unit
     int n_buckets
     int bucket_size
     int policy

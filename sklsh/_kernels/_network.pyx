@@ -231,12 +231,31 @@ cdef class Network:
             T.lsb |= (<uint64_t>1) << (g * s.code_bits)
         T.sketch = <uint64_t *> checked(h["sketch"], np.uint64, (L.n_out, T.n_words), write)
         T.prefix = <uint64_t *> checked(h["prefix"], np.uint64, (L.n_out,), write)
+        T.n_groups = 0
+        if not write and "groups" in h:
+            self._set_prefix_table(L, h)
         # a table written by someone else must not send the readers out of bounds
         fill, ids = h["fill"], h["ids"]
         if fill.size and (fill.min() < 0 or fill.max() > T.bucket_size):
             raise ValueError("table fill counts out of range")
         if ids.size and (ids.min() < 0 or ids.max() >= L.n_out):
             raise ValueError("table unit ids out of range")
+
+    cdef _set_prefix_table(self, Layer *L, dict h):
+        """The prefix table of an inference network (see ``_hashing.group_prefixes``),
+        once its groups are known to be non-empty and to hold units of the layer."""
+        cdef Tables *T = &L.tables
+        groups, ptr, members = h["groups"], h["group_ptr"], h["group_units"]
+        n_groups = len(groups)
+        T.groups = <const uint64_t *> checked(groups, np.uint64, (n_groups,), False)
+        T.group_ptr = <const int *> checked(ptr, np.int32, (n_groups + 1,), False)
+        T.group_units = <const int *> checked(members, np.int32, (L.n_out,), False)
+        if not (n_groups >= 1 and ptr[0] == 0 and ptr[n_groups] == L.n_out
+                and (np.diff(ptr) > 0).all()):
+            raise ValueError("malformed prefix table pointers")
+        if members.min() < 0 or members.max() >= L.n_out:
+            raise ValueError("prefix table unit ids out of range")
+        T.n_groups = n_groups
 
     # ------------------------------------------------------------------ workspaces
     cdef Work *new_work(self, int max_labels, Py_ssize_t fsize) noexcept nogil:

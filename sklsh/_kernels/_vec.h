@@ -204,86 +204,92 @@ static void sk_sketch_matches(const uint64_t *q, const uint64_t *sketch, const i
                           out);
 }
 
-/* The codes each of n_units one-word sketches (the prefix array: the first word of
- * every unit's sketch) shares with the query's first word q0, of the n_codes codes
- * that word holds (# OUT out), and how many units share each number of codes
- * (# OUT hist, n_codes + 1 counts). */
-SKLSH_CLONES static void sk_prefix_matches(uint64_t q0, const uint64_t *prefix,
-                                           int n_units, uint64_t lsb, int code_bits,
-                                           int n_codes, int *out, int *hist) {
-    uint64_t mask = n_codes * code_bits >= 64
+/* How many of the one-word sketches prefix[0], prefix[stride], prefix[2 * stride], ...
+ * (below n_units; the prefix array holds the first word of every unit's sketch)
+ * share each number of codes (0..n_codes) with the query's first word q0
+ * (# OUT hist): a sample from which the sketch ranking sets its cut. */
+static inline uint64_t sk_prefix_mask(uint64_t lsb, int code_bits, int n_codes) {
+    return n_codes * code_bits >= 64
         ? lsb : lsb & ((((uint64_t)1) << (n_codes * code_bits)) - 1);
-    /* four histograms, one per unit mod 4: consecutive units with the same count
-     * would otherwise each wait for the other's increment (a quarter faster) */
-    int h0[65] = {0}, h1[65] = {0}, h2[65] = {0}, h3[65] = {0};
-    int j = 0;
-#define SKLSH_MATCHES(j) \
-    (n_codes - __builtin_popcountll(sk_slots_differing(q0 ^ prefix[j], code_bits) & mask))
-    for (; j + 4 <= n_units; j += 4) {
-        int a = SKLSH_MATCHES(j), b = SKLSH_MATCHES(j + 1);
-        int c = SKLSH_MATCHES(j + 2), d = SKLSH_MATCHES(j + 3);
-        out[j] = a; out[j + 1] = b; out[j + 2] = c; out[j + 3] = d;
-        h0[a]++; h1[b]++; h2[c]++; h3[d]++;
-    }
-    for (; j < n_units; j++) {
-        out[j] = SKLSH_MATCHES(j);
-        h0[out[j]]++;
-    }
-#undef SKLSH_MATCHES
-    for (int c = 0; c <= n_codes; c++)
-        hist[c] = h0[c] + h1[c] + h2[c] + h3[c];
 }
 
-/* Append to out, in order, the j in [lo, hi) with count[j] > c, and those with
- * count[j] == c while *ties lasts (# OUT out, *ties); return how many. A pass of
- * the sketch ranking keeps about an eighth of 10^5 units at random: a branch per
- * unit mispredicted that often, so eight counts are compared at once. */
-static inline int sk_select_scalar(const int *count, int lo, int hi, int c, int *ties,
-                                   int *out) {
-    int n = 0, t = *ties;
-    for (int j = lo; j < hi; j++) {
-        int tie = (count[j] == c) & (t > 0);
-        int keep = (count[j] > c) | tie;
-        t -= tie;
+SKLSH_CLONES static void sk_prefix_sample(uint64_t q0, const uint64_t *prefix, int n_units,
+                             int stride, uint64_t lsb, int code_bits, int n_codes,
+                             int *hist) {
+    uint64_t mask = sk_prefix_mask(lsb, code_bits, n_codes);
+    for (int c = 0; c <= n_codes; c++) hist[c] = 0;
+    for (int j = 0; j < n_units; j += stride)
+        hist[n_codes - __builtin_popcountll(sk_slots_differing(q0 ^ prefix[j], code_bits)
+                                            & mask)]++;
+}
+
+/* Append to out, in order, the j in [lo, hi) whose prefix shares at least c codes
+ * with q0 (# OUT out, which must hold hi - lo ids); return how many. One pass that
+ * stores nothing per unit but the kept ids: counting every unit into a histogram
+ * first (to keep an exact number) cost three times as much, the histogram's
+ * increments most of it. */
+static inline int sk_prefix_select_scalar(uint64_t q0, const uint64_t *prefix, int lo,
+                                          int hi, uint64_t mask, int code_bits,
+                                          int most, int *out) {
+    int n = 0;
+    for (int j = lo; j < hi; j++) {     /* (no branch: a few percent are kept) */
+        int d = __builtin_popcountll(sk_slots_differing(q0 ^ prefix[j], code_bits) & mask);
         out[n] = j;
-        n += keep;
+        n += d <= most;
     }
-    *ties = t;
     return n;
 }
 
 #ifdef SKLSH_AVX2_POPCOUNT
+/* Eight units a step, their popcounts by nibble lookups as in sk_sketch_matches_avx2;
+ * a step keeps none of them most of the time, and then writes nothing. */
 __attribute__((target("avx2,bmi")))
-static int sk_select_avx2(const int *count, int lo, int hi, int c, int *ties,
-                          int *out) {
+static int sk_prefix_select_avx2(uint64_t q0, const uint64_t *prefix, int lo, int hi,
+                                 uint64_t mask, int code_bits, int most, int *out) {
+    const __m256i table = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
+                                           0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+    const __m256i low = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
+    const __m256i q = _mm256_set1_epi64x((long long)q0);
+    const __m256i m = _mm256_set1_epi64x((long long)mask);
+    const __m256i lim = _mm256_set1_epi64x(most);
     int n = 0, j = lo;
-    const __m256i cut = _mm256_set1_epi32(c);
+#define SKLSH_DIFFERING(x) do {                                                     \
+        __m256i y = x;                                                              \
+        for (int s = 1; s < code_bits; s++) y = _mm256_or_si256(y, _mm256_srli_epi64(x, s)); \
+        x = _mm256_and_si256(y, m);                                                 \
+        x = _mm256_sad_epu8(_mm256_add_epi8(                                        \
+            _mm256_shuffle_epi8(table, _mm256_and_si256(x, low)),                   \
+            _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(x, 4), low))), \
+            zero);                                                                  \
+    } while (0)
     for (; j + 8 <= hi; j += 8) {
-        __m256i v = _mm256_loadu_si256((const __m256i *)(count + j));
-        unsigned gt = (unsigned)_mm256_movemask_ps(
-            _mm256_castsi256_ps(_mm256_cmpgt_epi32(v, cut)));
-        unsigned eq = *ties > 0 ? (unsigned)_mm256_movemask_ps(
-            _mm256_castsi256_ps(_mm256_cmpeq_epi32(v, cut))) : 0;
-        while (eq && *ties > 0) {           /* the first ties, in order */
-            gt |= eq & -eq;
-            eq &= eq - 1;
-            (*ties)--;
-        }
-        while (gt) {
-            out[n++] = j + __builtin_ctz(gt);
-            gt &= gt - 1;
+        __m256i x0 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(prefix + j)), q);
+        __m256i x1 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(prefix + j + 4)), q);
+        SKLSH_DIFFERING(x0);
+        SKLSH_DIFFERING(x1);
+        unsigned over = (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(
+                            _mm256_cmpgt_epi64(x0, lim)))
+                      | (unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(
+                            _mm256_cmpgt_epi64(x1, lim))) << 4;
+        unsigned keep = ~over & 0xffu;
+        while (keep) {
+            out[n++] = j + __builtin_ctz(keep);
+            keep &= keep - 1;
         }
     }
-    return n + sk_select_scalar(count, j, hi, c, ties, out + n);
+#undef SKLSH_DIFFERING
+    return n + sk_prefix_select_scalar(q0, prefix, j, hi, mask, code_bits, most, out + n);
 }
 #endif
 
-static int sk_select(const int *count, int lo, int hi, int c, int *ties, int *out) {
+static int sk_prefix_select(uint64_t q0, const uint64_t *prefix, int lo, int hi,
+                            uint64_t lsb, int code_bits, int n_codes, int c, int *out) {
+    uint64_t mask = sk_prefix_mask(lsb, code_bits, n_codes);
 #ifdef SKLSH_AVX2_POPCOUNT
     if (__builtin_cpu_supports("avx2"))
-        return sk_select_avx2(count, lo, hi, c, ties, out);
+        return sk_prefix_select_avx2(q0, prefix, lo, hi, mask, code_bits, n_codes - c, out);
 #endif
-    return sk_select_scalar(count, lo, hi, c, ties, out);
+    return sk_prefix_select_scalar(q0, prefix, lo, hi, mask, code_bits, n_codes - c, out);
 }
 
 SKLSH_DEFINE(float, f32, sqrtf)

@@ -9,10 +9,10 @@ cdef extern from "_vec.h" nogil:
     void sk_sketch_matches(const uint64_t *q, const uint64_t *sketch, const int *ids,
                            int n_units, int n_words, uint64_t lsb, int code_bits,
                            int n_codes, int *out)
-    int sk_select(const int *count, int lo, int hi, int c, int *ties, int *out)
-    void sk_prefix_matches(uint64_t q0, const uint64_t *prefix, int n_units,
-                           uint64_t lsb, int code_bits, int n_codes, int *out,
-                           int *hist)
+    void sk_prefix_sample(uint64_t q0, const uint64_t *prefix, int n_units, int stride,
+                          uint64_t lsb, int code_bits, int n_codes, int *hist)
+    int sk_prefix_select(uint64_t q0, const uint64_t *prefix, int lo, int hi,
+                         uint64_t lsb, int code_bits, int n_codes, int c, int *out)
     float sk_dot_f32(const float *a, const float *b, int n)
     double sk_dot_f64(const double *a, const double *b, int n)
     float sk_gather_dot_f32(const float *w, const int *ids, const float *x, int n)
