@@ -15,13 +15,13 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.parallel import _get_threadpool_controller
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _hashing, _optimizers
 from ._threads import effective_n_threads
-from ._training import KernelInput, Trainer, hashed_output_scores, inference_network
+from ._training import (KernelInput, Trainer, hashed_output_scores, inference_network,
+                        input_layer)
 
 # Bumped whenever the layout of the fitted arrays changes; a pickle of another layout
 # is refused with a clear message instead of reaching the kernels.
@@ -617,7 +617,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
                 [np.ascontiguousarray(i) for i in self.intercepts_[first:]],
                 self._hash_states[first:], budgets[first:], candidates[first:],
                 self.activation, self.selection)
-            n_threads = effective_n_threads(self.n_threads)
+        n_threads = effective_n_threads(self.n_threads)
         widest = max(c.shape[1] for c in self.coefs_)
         if hashed and not dense:
             widest = network.output_width    # (hidden activations stay per thread)
@@ -626,17 +626,15 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
             a = X[start:start + rows]
             if hashed:
                 if first:
-                    a = _activate(self.activation,
-                                  safe_sparse_dot(a, coefs[0]) + self.intercepts_[0])
+                    a = _activate(self.activation, input_layer(a, coefs[0], n_threads)
+                                  + self.intercepts_[0])
                 ids, scores = hashed_output_scores(
                     network, self._hash_states[first], a, self._predict_seed, n_threads)
                 # a dense output layer's active set is every unit, in order
                 yield (ids if self._hash_states[-1] is not None else None), scores
                 continue
             for l, (coef, intercept) in enumerate(zip(coefs, self.intercepts_)):
-                a = safe_sparse_dot(a, coef)
-                if sp.issparse(a):
-                    a = a.toarray()
+                a = input_layer(a, coef, n_threads) if l == 0 else a @ coef
                 a += intercept
                 if l < len(self.coefs_) - 1:
                     a = _keep_top(a, self._budgets[l], self.activation)

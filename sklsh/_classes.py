@@ -13,6 +13,8 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from sklearn.base import _fit_context
 
 from ._base import BaseLSHMLP, _densify, _store_params
+from ._kernels._predict import top_k_positions
+from ._threads import effective_n_threads
 from ._training import Targets
 
 # With "auto", an output layer this wide or wider gets its own hash tables.
@@ -447,7 +449,7 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
             rows = np.arange(proba.shape[0])[:, None]
             if k < proba.shape[1]:
                 # the k largest, found by partition, then ordered among themselves
-                idx = np.argpartition(-proba, k - 1, axis=1)[:, :k]
+                idx = top_k_positions(proba, k, effective_n_threads(self.n_threads))
                 idx.sort(axis=1)
             else:
                 idx = np.broadcast_to(np.arange(proba.shape[1]), proba.shape)

@@ -12,6 +12,7 @@ from . import _optimizers
 from ._hashing import reset_mips_scale, srp_key_codes, srp_query_codes
 from ._kernels._network import (Network, batch_gradients, hashed_scores, pack_codes,
                                 refresh_tables)
+from ._kernels._predict import sparse_times_dense
 
 # Rows whose first-layer projections are computed at once (memory: rows x codes floats)
 QUERY_CHUNK = 4096
@@ -257,6 +258,18 @@ def inference_network(weights, biases, hashing, budgets, candidates, activation,
     once and used for every block of rows predicted (see hashed_output_scores)."""
     return Network(weights, biases, hashing, list(budgets), activation, "softmax",
                    selection, list(candidates))
+
+
+def input_layer(X, W, n_threads):
+    """``X @ W`` for a block of rows X: BLAS for dense rows; CSR rows in parallel on
+    `n_threads` threads, each non-zero adding its feature's row of the C-ordered W
+    (scipy's product runs on one thread)."""
+    if not sp.issparse(X):
+        return X @ W
+    out = np.empty((X.shape[0], W.shape[1]), dtype=W.dtype)
+    sparse_times_dense(X.data, X.indices.astype(np.int32, copy=False),
+                       X.indptr.astype(np.int64, copy=False), W, out, n_threads)
+    return out
 
 
 def hashed_output_scores(network, first_state, X, seed, n_threads):
