@@ -33,7 +33,7 @@ def sparse_times_dense(const floating[::1] data, const int[::1] indices,
     if ptr[0] < 0 or ptr[n] > indices.shape[0] or ptr[n] > data.shape[0] or (
             np.diff(ptr) < 0).any():
         raise ValueError("malformed CSR row pointers")
-    if idx.size and (idx[:ptr[n]].min() < 0 or idx[:ptr[n]].max() >= W.shape[0]):
+    if ptr[n] > 0 and (idx[:ptr[n]].min() < 0 or idx[:ptr[n]].max() >= W.shape[0]):
         raise ValueError("CSR column index out of range")
     with nogil:
         for r in prange(n, schedule="dynamic", chunksize=64, num_threads=n_threads):
