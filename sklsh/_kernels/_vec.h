@@ -213,6 +213,13 @@ static inline uint64_t sk_prefix_mask(uint64_t lsb, int code_bits, int n_codes) 
         ? lsb : lsb & ((((uint64_t)1) << (n_codes * code_bits)) - 1);
 }
 
+/* The codes one prefix p shares with q0, of the n_codes it holds. */
+static inline int sk_prefix_shared(uint64_t q0, uint64_t p, uint64_t lsb, int code_bits,
+                                   int n_codes) {
+    return n_codes - __builtin_popcountll(sk_slots_differing(q0 ^ p, code_bits)
+                                          & sk_prefix_mask(lsb, code_bits, n_codes));
+}
+
 SKLSH_CLONES static void sk_prefix_sample(uint64_t q0, const uint64_t *prefix, int n_units,
                              int stride, uint64_t lsb, int code_bits, int n_codes,
                              int *hist) {

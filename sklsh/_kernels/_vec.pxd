@@ -11,6 +11,8 @@ cdef extern from "_vec.h" nogil:
                            int n_codes, int *out)
     void sk_prefix_sample(uint64_t q0, const uint64_t *prefix, int n_units, int stride,
                           uint64_t lsb, int code_bits, int n_codes, int *hist)
+    int sk_prefix_shared(uint64_t q0, uint64_t p, uint64_t lsb, int code_bits,
+                         int n_codes)
     int sk_prefix_select(uint64_t q0, const uint64_t *prefix, int lo, int hi,
                          uint64_t lsb, int code_bits, int n_codes, int c, int *out)
     float sk_dot_f32(const float *a, const float *b, int n)
