@@ -204,10 +204,6 @@ static void sk_sketch_matches(const uint64_t *q, const uint64_t *sketch, const i
                           out);
 }
 
-/* How many of the one-word sketches prefix[0], prefix[stride], prefix[2 * stride], ...
- * (below n_units; the prefix array holds the first word of every unit's sketch)
- * share each number of codes (0..n_codes) with the query's first word q0
- * (# OUT hist): a sample from which the sketch ranking sets its cut. */
 static inline uint64_t sk_prefix_mask(uint64_t lsb, int code_bits, int n_codes) {
     return n_codes * code_bits >= 64
         ? lsb : lsb & ((((uint64_t)1) << (n_codes * code_bits)) - 1);
@@ -220,21 +216,23 @@ static inline int sk_prefix_shared(uint64_t q0, uint64_t p, uint64_t lsb, int co
                                           & sk_prefix_mask(lsb, code_bits, n_codes));
 }
 
+/* How many of the one-word sketches prefix[0], prefix[stride], prefix[2 * stride], ...
+ * (below n_units; the prefix array holds the first word of every unit's sketch)
+ * share each number of codes (0..n_codes) with the query's first word q0
+ * (# OUT hist): a sample from which the sketch ranking sets its cut. */
 SKLSH_CLONES static void sk_prefix_sample(uint64_t q0, const uint64_t *prefix, int n_units,
-                             int stride, uint64_t lsb, int code_bits, int n_codes,
-                             int *hist) {
-    uint64_t mask = sk_prefix_mask(lsb, code_bits, n_codes);
+                                          int stride, uint64_t lsb, int code_bits,
+                                          int n_codes, int *hist) {
     for (int c = 0; c <= n_codes; c++) hist[c] = 0;
     for (int j = 0; j < n_units; j += stride)
-        hist[n_codes - __builtin_popcountll(sk_slots_differing(q0 ^ prefix[j], code_bits)
-                                            & mask)]++;
+        hist[sk_prefix_shared(q0, prefix[j], lsb, code_bits, n_codes)]++;
 }
 
 /* Append to out, in order, the j in [lo, hi) whose prefix shares at least c codes
  * with q0 (# OUT out, which must hold hi - lo ids); return how many. One pass that
  * stores nothing per unit but the kept ids: counting every unit into a histogram
- * first (to keep an exact number) cost three times as much, the histogram's
- * increments most of it. */
+ * first (to keep an exact number) cost three times as much as the AVX2 pass below,
+ * the histogram's increments most of it. */
 static inline int sk_prefix_select_scalar(uint64_t q0, const uint64_t *prefix, int lo,
                                           int hi, uint64_t mask, int code_bits,
                                           int most, int *out) {
