@@ -266,9 +266,9 @@ def input_layer(X, W, n_threads):
     (scipy's product runs on one thread)."""
     if not sp.issparse(X):
         return X @ W
-    out = np.empty((X.shape[0], W.shape[1]), dtype=W.dtype)
-    sparse_times_dense(X.data, X.indices.astype(np.int32, copy=False),
-                       X.indptr.astype(np.int64, copy=False), W, out, n_threads)
+    data = KernelInput(X, W.dtype)
+    out = np.empty((data.n_samples, W.shape[1]), dtype=W.dtype)
+    sparse_times_dense(data.data, data.indices, data.indptr, W, out, n_threads)
     return out
 
 

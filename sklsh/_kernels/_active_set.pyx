@@ -145,6 +145,12 @@ cdef inline int cyclic(int j, int start, int units) noexcept nogil:
     return j - start if j >= start else j - start + units
 
 
+cdef inline bint passes(const Scratch *s, int j, bint tie, int start, int units,
+                        int ties) noexcept nogil:
+    """Whether unit j, kept by the prefix cut (at it when `tie`), goes on."""
+    return s.stamp[j] != s.now and not (tie and cyclic(j, start, units) >= ties)
+
+
 cdef int prefix_pass(const Layer *layer, uint64_t q0, int c, int ties, int start,
                      Scratch *s) noexcept nogil:
     """The units not taken yet whose prefix shares more than c codes with q0, and
@@ -164,7 +170,7 @@ cdef int prefix_pass(const Layer *layer, uint64_t q0, int c, int ties, int start
                                                    first) == c
             for p in range(T.group_ptr[g], T.group_ptr[g + 1]):
                 j = T.group_units[p]
-                if s.stamp[j] != s.now and not (tie and cyclic(j, start, units) >= ties):
+                if passes(s, j, tie, start, units, ties):
                     s.cand[n] = j
                     n += 1
         return n
@@ -172,7 +178,7 @@ cdef int prefix_pass(const Layer *layer, uint64_t q0, int c, int ties, int start
     for e in range(n_kept):
         j = s.cand[e]
         tie = not all_ties and sk_prefix_shared(q0, T.prefix[j], T.lsb, bits, first) == c
-        if s.stamp[j] != s.now and not (tie and cyclic(j, start, units) >= ties):
+        if passes(s, j, tie, start, units, ties):
             s.cand[n] = j
             n += 1
     return n

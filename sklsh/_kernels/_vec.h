@@ -234,13 +234,12 @@ SKLSH_CLONES static void sk_prefix_sample(uint64_t q0, const uint64_t *prefix, i
  * first (to keep an exact number) cost three times as much as the AVX2 pass below,
  * the histogram's increments most of it. */
 static inline int sk_prefix_select_scalar(uint64_t q0, const uint64_t *prefix, int lo,
-                                          int hi, uint64_t mask, int code_bits,
-                                          int most, int *out) {
+                                          int hi, uint64_t lsb, int code_bits,
+                                          int n_codes, int c, int *out) {
     int n = 0;
     for (int j = lo; j < hi; j++) {     /* (no branch: a few percent are kept) */
-        int d = __builtin_popcountll(sk_slots_differing(q0 ^ prefix[j], code_bits) & mask);
         out[n] = j;
-        n += d <= most;
+        n += sk_prefix_shared(q0, prefix[j], lsb, code_bits, n_codes) >= c;
     }
     return n;
 }
@@ -250,13 +249,15 @@ static inline int sk_prefix_select_scalar(uint64_t q0, const uint64_t *prefix, i
  * a step keeps none of them most of the time, and then writes nothing. */
 __attribute__((target("avx2,bmi")))
 static int sk_prefix_select_avx2(uint64_t q0, const uint64_t *prefix, int lo, int hi,
-                                 uint64_t mask, int code_bits, int most, int *out) {
+                                 uint64_t lsb, int code_bits, int n_codes, int c,
+                                 int *out) {
     const __m256i table = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
                                            0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
     const __m256i low = _mm256_set1_epi8(0x0f), zero = _mm256_setzero_si256();
     const __m256i q = _mm256_set1_epi64x((long long)q0);
-    const __m256i m = _mm256_set1_epi64x((long long)mask);
-    const __m256i lim = _mm256_set1_epi64x(most);
+    const __m256i m = _mm256_set1_epi64x(
+        (long long)sk_prefix_mask(lsb, code_bits, n_codes));
+    const __m256i lim = _mm256_set1_epi64x(n_codes - c);   /* differing codes allowed */
     int n = 0, j = lo;
 #define SKLSH_DIFFERING(x) do {                                                     \
         __m256i y = x;                                                              \
@@ -283,18 +284,18 @@ static int sk_prefix_select_avx2(uint64_t q0, const uint64_t *prefix, int lo, in
         }
     }
 #undef SKLSH_DIFFERING
-    return n + sk_prefix_select_scalar(q0, prefix, j, hi, mask, code_bits, most, out + n);
+    return n + sk_prefix_select_scalar(q0, prefix, j, hi, lsb, code_bits, n_codes, c,
+                                       out + n);
 }
 #endif
 
 static int sk_prefix_select(uint64_t q0, const uint64_t *prefix, int lo, int hi,
                             uint64_t lsb, int code_bits, int n_codes, int c, int *out) {
-    uint64_t mask = sk_prefix_mask(lsb, code_bits, n_codes);
 #ifdef SKLSH_AVX2_POPCOUNT
     if (__builtin_cpu_supports("avx2"))
-        return sk_prefix_select_avx2(q0, prefix, lo, hi, mask, code_bits, n_codes - c, out);
+        return sk_prefix_select_avx2(q0, prefix, lo, hi, lsb, code_bits, n_codes, c, out);
 #endif
-    return sk_prefix_select_scalar(q0, prefix, lo, hi, mask, code_bits, n_codes - c, out);
+    return sk_prefix_select_scalar(q0, prefix, lo, hi, lsb, code_bits, n_codes, c, out);
 }
 
 SKLSH_DEFINE(float, f32, sqrtf)
