@@ -177,15 +177,15 @@ _PARAMETERS = """
         top-k needs far fewer than training's budget, and the budget's work (the
         ranking passes and the scores) is most of a prediction of a wide output
         layer: at 100k classes trained at 0.01, 0.005 (with
-        ``inference_rerank_factor=1.0``) predicted a top-5 6.8 times as fast as
-        PyTorch's dense model at P@1 0.679 against its 0.666 (docs/benchmarks.md).
+        ``inference_rerank_factor=1.0``) predicted a top-5 7.4 times as fast as
+        PyTorch's dense model at P@1 0.674 against its 0.666 (docs/benchmarks.md).
         May be set on a fitted model; a dense output layer ignores it.
 
     inference_rerank_factor : float or None, default=None
         ``rerank_factor`` for hashed inference; None keeps the training one. Scoring
         the proposed units exactly is most of a hashed prediction of a wide layer,
         so a smaller factor predicts faster and may be set on a fitted model: at
-        100k classes, 1.0 made hashed top-5 inference 2.9 times as fast for 2
+        100k classes, 1.0 made hashed top-5 inference 2.6 times as fast for 2
         points of P@1 (docs/benchmarks.md).
 
     n_threads : int or None, default=None
