@@ -25,7 +25,7 @@ from ._training import (KernelInput, Trainer, hashed_output_scores, inference_ne
 
 # Bumped whenever the layout of the fitted arrays changes; a pickle of another layout
 # is refused with a clear message instead of reaching the kernels.
-STATE_FORMAT = 4
+STATE_FORMAT = 5
 # Rows per block when predicting, and at most this many activations of the widest
 # layer per block: with 100k classes a block is 167 rows, 64 MB of float32 scores
 # (blocks of 10 rows made an exact prediction four times slower than PyTorch's).

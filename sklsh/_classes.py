@@ -255,6 +255,7 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
     _parameter_constraints: dict = {
         **BaseLSHMLP._parameter_constraints,
         "hash_output": ["boolean", StrOptions({"auto"})],
+        "multilabel_loss": [StrOptions({"softmax", "logistic"})],
     }
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
@@ -266,7 +267,8 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
                  hash_family="srp", bits_per_table=8, n_tables=64, bucket_size=128, bucket_policy="fifo",
                  selection="sketch", rerank_factor=3.0, explore_fraction=0.1,
                  wta_window=8, mips=False,
-                 refresh_interval=50, refresh_growth=1.5, hash_output="auto", inference="hashed",
+                 refresh_interval=50, refresh_growth=1.5, hash_output="auto",
+                 multilabel_loss="softmax", inference="hashed",
                  inference_active_fraction=None, inference_rerank_factor=None,
                  n_threads=None):
         _store_params(self, locals())
@@ -330,15 +332,16 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
 
     def _targets(self, y, dtype):
         if self._is_multilabel():
-            # one logistic output per label; the labels of row r are the column ids of
-            # its non-zero entries, read straight from the CSR structure
+            # the labels of row r are the column ids of its non-zero entries, read
+            # straight from the CSR structure
             Y = sp.csr_matrix(y)
             if Y.nnz and not Y.data.all():
                 Y = Y.copy()
                 Y.eliminate_zeros()
             if not Y.has_sorted_indices:
                 Y = Y.sorted_indices()
-            self.n_outputs_, self.out_activation_ = Y.shape[1], "logistic"
+            self.n_outputs_ = Y.shape[1]
+            self.out_activation_ = self.multilabel_loss
             return Targets(dtype, Y.indptr, Y.indices), Y.shape[1]
         idx = np.searchsorted(self.classes_, y)
         n_classes = self.classes_.shape[0]
@@ -352,7 +355,9 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
         return Targets(dtype, np.arange(len(y) + 1), idx), n_classes
 
     def _loss_name(self):
-        if self._is_multilabel() or self.classes_.shape[0] == 2:
+        if self._is_multilabel():
+            return "softmax" if self.multilabel_loss == "softmax" else "sigmoid"
+        if self.classes_.shape[0] == 2:
             return "sigmoid"
         return "softmax"
 
@@ -402,7 +407,7 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
 
     def _proba(self, scores):
         """Class probabilities from output pre-activations (a block of rows)."""
-        if self._is_multilabel():
+        if self.out_activation_ == "logistic" and self.n_outputs_ > 1:
             with np.errstate(over="ignore"):
                 return 1 / (1 + np.exp(-scores))
         if self.n_outputs_ == 1:
@@ -496,11 +501,11 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
         if self._is_multilabel():
             kind, dtype = self._label_format
             if kind == "dense":
-                return np.concatenate([scores > 0 for scores in
+                return np.concatenate([self._label_mask(scores) for scores in
                                        self._output_score_chunks(X)]).astype(dtype)
             blocks = []
             for ids, scores in self._active_score_chunks(X):
-                rows, cols = np.nonzero(scores > 0)
+                rows, cols = np.nonzero(self._label_mask(scores))
                 labels = cols if ids is None else ids[rows, cols]
                 blocks.append(sp.csr_matrix(
                     (np.ones(len(rows), dtype=dtype), (rows, labels)),
@@ -514,6 +519,20 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
             top = np.argmax(scores, axis=1)
             best.append(top if ids is None else ids[np.arange(len(top)), top])
         return self.classes_[np.concatenate(best)]
+
+    def _label_mask(self, scores):
+        """The labels a multi-label model predicts from a block's output scores.
+
+        A logistic output predicts each label whose probability exceeds 0.5. A
+        softmax output shares one unit of probability among the labels, as its
+        targets share it evenly among a row's labels: it predicts the labels whose
+        probability is at least half the row's largest (a row of m equally likely
+        labels predicts all m, and always at least its most probable label)."""
+        if self.out_activation_ == "logistic":
+            return scores > 0
+        best = scores.max(axis=1, keepdims=True)
+        # softmax probabilities p_j >= p_max / 2, on the scores: z_j >= z_max - log 2
+        return (scores >= best - np.log(2)) & np.isfinite(scores)
 
     def _score(self, X, y):
         return accuracy_score(y, self.predict(X))
@@ -612,6 +631,19 @@ LSHMLPClassifier.__doc__ = """Multi-layer perceptron classifier trained on hashe
         Whether the output layer gets its own tables and active sets (the true
         labels are always in them during training). 'auto' hashes output layers of
         1024 classes or more.
+
+    multilabel_loss : {{'softmax', 'logistic'}}, default='softmax'
+        The loss of a model fitted on a label-indicator matrix (multi-label). With
+        'softmax' the outputs share one softmax and each row's target spreads
+        evenly over its labels (as SLIDE and fastText train): ``predict_proba``
+        rows then sum to 1, ``predict_topk`` ranks by that probability, and
+        ``predict`` returns the labels whose probability is at least half the
+        row's largest. With 'logistic' every label is its own binary problem
+        (scikit-learn's MLP does this), and ``predict`` returns the labels of
+        probability above 0.5. A hashed output layer computes the softmax over
+        each example's active outputs, the row's labels always among them. Rows
+        with no label contribute no gradient under 'softmax'. Single-label
+        classification ignores it.
 """) + _ATTRIBUTES.format(extra="""
     classes_ : ndarray of shape (n_classes,)
         Class labels.

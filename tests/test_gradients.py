@@ -287,14 +287,16 @@ def _keep_top(z, k, forced=None):
     return mask
 
 
+@pytest.mark.parametrize("multilabel", [False, True], ids=["one-label", "multi-label"])
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 @pytest.mark.parametrize("hash_output", [False, True])
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
-def test_gradients_through_hashed_layers(activation, hash_output, sparse):
+def test_gradients_through_hashed_layers(activation, hash_output, sparse, multilabel):
     """With hash tables that may propose every unit, a hashed layer computes exactly
     its budget of largest pre-activations (the rest output 0), and the gradients that
     flow through the sparse active sets are those of that masked network. A hashed
-    output layer takes a softmax over its active outputs, the labels forced in."""
+    output layer takes a softmax over its active outputs, the labels forced in; a
+    row's target spreads evenly over its labels (the multi-label softmax)."""
     from sklsh._hashing import make_hash_state
     from sklsh._training import rehash
     rng = np.random.RandomState(9)
@@ -317,9 +319,14 @@ def test_gradients_through_hashed_layers(activation, hash_output, sparse):
                    True, 3, 1)
     X = rng.normal(size=(6, sizes[0]))
     X[rng.rand(*X.shape) < 0.3] = 0
-    labels = rng.randint(sizes[-1], size=6)
-    label_ptr = np.arange(7, dtype=np.int64)
-    label_idx = labels.astype(np.int32)
+    if multilabel:
+        # up to 4 labels a row, more than the output budget of 3 when hashed, and a
+        # row without any
+        labels = [[1], [0, 5, 7], [2, 3, 4, 6], [], [6, 1], [3]]
+    else:
+        labels = [[j] for j in rng.randint(sizes[-1], size=6)]
+    label_ptr = np.cumsum([0] + [len(l) for l in labels]).astype(np.int64)
+    label_idx = np.array([j for l in labels for j in l], dtype=np.int32)
     rows = np.arange(6, dtype=np.int64)
 
     def kernel():
@@ -337,14 +344,20 @@ def test_gradients_through_hashed_layers(activation, hash_output, sparse):
         acts.append(a)
         ders.append(d)
     z = a @ W[2].T + b[2]
-    m = (_keep_top(z, budgets[2], labels[:, None]) if hash_output
-         else np.ones_like(z, dtype=bool))
+    # the active set: the labels, then the largest others up to the budget
+    m = np.ones_like(z, dtype=bool)
+    if hash_output:
+        for i, lab in enumerate(labels):
+            m[i] = _keep_top(z[i:i + 1], max(budgets[2], len(lab)), [lab])[0]
     zm = np.where(m, z, -np.inf)
     logp = zm - zm.max(axis=1, keepdims=True)
     logp -= np.log(np.exp(logp).sum(axis=1, keepdims=True))
-    T = np.eye(sizes[-1])[labels]
+    T = np.zeros_like(z)
+    for i, lab in enumerate(labels):
+        T[i, lab] = 1.0 / len(lab) if lab else 0.0
     ref_value = -np.sum(T * np.where(m, logp, 0))
-    delta = np.where(m, np.exp(logp), 0) - T
+    has = np.array([bool(lab) for lab in labels])[:, None]
+    delta = np.where(m & has, np.exp(logp), 0) - T
     assert value == pytest.approx(ref_value, rel=1e-12)
     for l in (2, 1, 0):
         np.testing.assert_allclose(gW[l], delta.T @ acts[l], rtol=1e-10, atol=1e-12)

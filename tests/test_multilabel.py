@@ -27,18 +27,55 @@ def multilabel_data():
     return X[:2000], Y[:2000], X[2000:], Y[2000:]
 
 
-def test_sparse_indicator_in_sparse_indicator_out(multilabel_data):
+@pytest.mark.parametrize("loss", ["softmax", "logistic"])
+def test_sparse_indicator_in_sparse_indicator_out(multilabel_data, loss):
     X, Y, Xt, Yt = multilabel_data
-    clf = model().fit(X, Y)
+    clf = model(multilabel_loss=loss).fit(X, Y)
     np.testing.assert_array_equal(clf.classes_, np.arange(150))
-    assert clf.n_outputs_ == 150 and clf.out_activation_ == "logistic"
+    assert clf.n_outputs_ == 150 and clf.out_activation_ == loss
     P = clf.predict(Xt)
     assert sp.isspmatrix_csr(P) and P.shape == Yt.shape and P.dtype == Y.dtype
     labels, proba = clf.predict_topk(Xt, 3)
     assert precision_at_k(Yt, labels, 1) > 0.9
     assert ((proba >= 0) & (proba <= 1)).all()
-    assert clf.predict_proba(Xt).shape == (Xt.shape[0], 150)
+    full = clf.predict_proba(Xt)
+    assert full.shape == (Xt.shape[0], 150)
+    if loss == "softmax":
+        # one distribution over the labels; predicted: those of at least half the
+        # row's largest probability, so never an empty row
+        np.testing.assert_allclose(full.sum(axis=1), 1, rtol=1e-5)
+        expected = full >= full.max(axis=1, keepdims=True) / 2
+        assert (np.diff(P.indptr) >= 1).all()
+    else:
+        expected = full > 0.5
+    # (a probability within rounding of the threshold may fall either side)
+    near = np.isclose(full, full.max(axis=1, keepdims=True) / 2 if loss == "softmax"
+                      else 0.5, rtol=1e-4)
+    assert ((P.toarray() == expected) | near).all()
     assert 0 <= clf.score(Xt, Yt) <= 1          # subset accuracy, as scikit-learn's
+
+
+def test_softmax_beats_logistic_on_many_labels_per_row():
+    """Rows of several labels among many: the softmax's spread target learns a
+    ranking the summed logistic losses of every output do not reach as fast."""
+    X, Y, _ = make_extreme_classification(3000, 4000, 400, multilabel=True, n_labels=4,
+                                          noise=0.3, random_state=5)
+    scores = {}
+    for loss in ("softmax", "logistic"):
+        clf = model(multilabel_loss=loss, max_iter=4).fit(X[:2500], Y[:2500])
+        scores[loss] = precision_at_k(Y[2500:], clf.predict_topk(X[2500:], 3)[0], 3)
+    assert scores["softmax"] > scores["logistic"], scores
+
+
+def test_hashed_multilabel_output_trains_every_positive_label(multilabel_data):
+    """Under the multi-label softmax on a hashed output layer, every positive label
+    of a row is in its training active set: each label seen in training gets a
+    gradient however seldom the tables would propose it."""
+    X, Y, Xt, Yt = multilabel_data
+    clf = model(active_fraction=[1.0, 0.02], hash_output=True, max_iter=2).fit(X, Y)
+    assert clf._hash_states[-1] is not None and clf._budgets[-1] == 3
+    seen = np.unique(Y.indices)
+    assert set(seen) <= set(np.flatnonzero(clf._touched[-1] > 0))
 
 
 def test_dense_and_sparse_indicators_train_the_same_model(multilabel_data):
