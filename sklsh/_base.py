@@ -27,8 +27,8 @@ from ._training import (KernelInput, Trainer, hashed_output_scores, inference_ne
 # is refused with a clear message instead of reaching the kernels.
 STATE_FORMAT = 5
 # Rows per block when predicting, and at most this many activations of the widest
-# layer per block: with 100k classes a block is 167 rows, 64 MB of float32 scores
-# (blocks of 10 rows made an exact prediction four times slower than PyTorch's).
+# layer per block: with 100k classes a block is 167 rows, 64 MB of float32 scores,
+# enough rows for each product to run at BLAS speed.
 PREDICT_CHUNK = 4096
 PREDICT_BLOCK = 2**24
 
@@ -497,8 +497,8 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
             warnings.warn("Training interrupted by user.")
         self._record_tally(trainer)
         # The tables stay as training last used them: the network is adapted to the
-        # active sets they give (re-hashing everything here cost 11 points of test
-        # accuracy on Fashion-MNIST). Early stopping brings back the tables of the
+        # active sets they give, and re-hashing everything here would hand it others
+        # it never trained on. Early stopping brings back the tables of the
         # best epoch with its weights, so the model is exactly the one validated.
         if early_stopping:
             self._restore(self._best_state)

@@ -139,9 +139,8 @@ _PARAMETERS = """
     explore_fraction : float, default=0.1
         Share of each hashed layer's active set that training fills with units drawn
         at random, before the tables' choice. Without it the units the tables never
-        pick never learn (on Fashion-MNIST two thirds of a 1000-unit layer stayed
-        unused); with 0.1 the 5%-active 784-1000-1000-10 network gained 1-2 points of
-        test accuracy. Inference never explores.
+        pick never learn, and a narrow active set can leave most of a layer unused.
+        Inference never explores.
 
     wta_window : int, default=8
         Coordinates each WTA code compares. Codes of 'wta', 'dwta' and 'doph' take
@@ -150,8 +149,8 @@ _PARAMETERS = """
     mips : bool, default=False
         With 'srp', give the keys the asymmetric transform (scale to norm <= 1,
         append sqrt(1 - |w|^2)) under which the tables rank units by inner product
-        rather than by angle. Off by default: on Fashion-MNIST, where the units'
-        norms are alike, plain angles found more of the true top units.
+        rather than by angle. Off by default: where the units' norms are alike, plain
+        angles find more of the true top units.
 
     refresh_interval : int, default=50
         Batches before the tables are first refreshed with the changed weights.
@@ -161,32 +160,30 @@ _PARAMETERS = """
 {extra}
     inference : {{'hashed', 'exact'}}, default='hashed'
         How ``predict`` computes. 'hashed' finds each example's active units as
-        training does (same hash functions, selection, re-ranking and
-        tables, and a fixed seed), which is what the network was
-        trained for. 'exact' evaluates every unit densely and keeps, in each hashed
-        layer, the budget of units with the largest pre-activations: the set the
-        tables approximate. A network trained at a small active fraction relies on
-        the units its tables chose, so 'exact' can be far less accurate (on
-        Fashion-MNIST at 5% active, 0.34 against 0.83 after two epochs); at
-        ``active_fraction=1.0`` both are the dense network.
+        training does (same hash functions, selection, re-ranking and tables, and a
+        fixed seed), at a fraction of the dense cost. 'exact' evaluates every unit
+        densely and keeps, in each hashed hidden layer, the budget of units with the
+        largest pre-activations (the set the tables approximate) and scores every
+        output. Of a hashed output layer alone, 'exact' is the upper bound on
+        accuracy and costs the dense network's work. Hidden layers trained at a
+        small active fraction rely on the units their tables chose, and the exact
+        top budget may differ from them. ``docs/benchmarks.md`` gives both on each
+        data set. At ``active_fraction=1.0`` both are the dense network.
 
     inference_active_fraction : float or None, default=None
         The output layer's ``active_fraction`` for hashed inference; None keeps the
         training one. A hashed prediction scores that many outputs (those its tables
-        rank first) and ``predict_proba`` spreads the probability over them; a
+        rank first) and ``predict_proba`` spreads the probability over them. A
         top-k needs far fewer than training's budget, and the budget's work (the
         ranking passes and the scores) is most of a prediction of a wide output
-        layer: at 100k classes trained at 0.01, 0.005 (with
-        ``inference_rerank_factor=1.0``) predicted a top-5 7.4 times as fast as
-        PyTorch's dense model at P@1 0.674 against its 0.666 (docs/benchmarks.md).
-        May be set on a fitted model; a dense output layer ignores it.
+        layer, so a smaller fraction predicts faster at some cost in P@k. May be
+        set on a fitted model; a dense output layer ignores it.
 
     inference_rerank_factor : float or None, default=None
         ``rerank_factor`` for hashed inference; None keeps the training one. Scoring
         the proposed units exactly is most of a hashed prediction of a wide layer,
-        so a smaller factor predicts faster and may be set on a fitted model: at
-        100k classes, 1.0 made hashed top-5 inference 2.6 times as fast for 2
-        points of P@1 (docs/benchmarks.md).
+        so a smaller factor predicts faster, for some P@k; 1.0 scores only the
+        budget. May be set on a fitted model.
 
     n_threads : int or None, default=None
         Threads of the Hogwild kernels. None uses what OpenMP allows now (all

@@ -1,13 +1,16 @@
-"""The many-class generator and the extreme-classification text reader."""
+"""The many-class generator, the extreme-classification text reader and the loaders
+of real data (WordNet, the Debian package index)."""
 import gzip
+import os
+import subprocess
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.utils._param_validation import InvalidParameterError
 
-from sklsh.datasets import (LEXNAMES, load_wordnet_lexnames, load_xmc,
-                            make_extreme_classification)
+from sklsh.datasets import (LEXNAMES, load_debian_packages, load_wordnet_lexnames,
+                            load_xmc, make_extreme_classification)
 
 
 # ---------------------------------------------------------------- the generator
@@ -156,3 +159,183 @@ def test_load_wordnet_lexnames_errors(tmp_path):
     write_wordnet(tmp_path, dict(SYNSETS, adv="00001740 45 r 01 well 0 000 | good\n"))
     with pytest.raises(ValueError, match=r"data\.adv, line 2"):
         load_wordnet_lexnames(str(tmp_path))
+
+
+# -------------------------------------------------------- the Debian package index
+DUMPAVAIL = os.path.join(os.path.dirname(__file__), "data", "dumpavail_sample.txt")
+# the first stanza of each package name (the second libfoo1 is left out), in order
+SAMPLE_NAMES = ["alpha-game", "alpha-game-data", "libfoo1", "libfoo-dev", "python3-foo",
+                "foo-utils", "foo-doc", "python3-bar", "beta-game"]
+SAMPLE_TEXTS = {
+    "alpha-game": "alpha-game A small puzzle game",
+    "alpha-game-data": "alpha-game-data A small puzzle game (data files)",
+    "libfoo1": "libfoo1 Foo library",
+    "libfoo-dev": "libfoo-dev Foo library (development files)",
+    "python3-foo": "python3-foo Python bindings of Foo",
+    "foo-utils": "foo-utils Command-line tools for Foo",
+    "foo-doc": "foo-doc Documentation of Foo",
+    "python3-bar": "python3-bar Bar for Python",
+    "beta-game": "beta-game Another game",
+}
+# Depends without versions, ":any" or later alternatives, each name once
+SAMPLE_DEPENDS = {
+    "alpha-game": ["libc6", "libsdl2-2.0-0", "alpha-game-data"],
+    "libfoo1": ["libc6", "libgcc-s1"],
+    "libfoo-dev": ["libfoo1", "libc6-dev"],
+    "python3-foo": ["python3", "libfoo1"],
+    "foo-utils": ["libfoo1", "libc6", "python3"],
+    "python3-bar": ["python3", "python3-foo"],
+    "beta-game": ["libc6", "libsdl2-2.0-0"],
+}
+
+
+def indicator(rows, names):
+    """The dense indicator matrix of `rows`, lists of labels, over `names`."""
+    return [[int(name in row) for name in names] for row in rows]
+
+
+def check_indicator(Y, n_rows, n_labels):
+    assert sp.isspmatrix_csr(Y) and Y.shape == (n_rows, n_labels)
+    assert Y.dtype == np.int8 and Y.has_sorted_indices and (Y.data == 1).all()
+    assert all((np.diff(r.indices) > 0).all() for r in Y)
+
+
+def test_load_debian_packages_dependencies():
+    documents, Y, names = load_debian_packages(path=DUMPAVAIL)   # the default task
+    kept = [p for p in SAMPLE_NAMES if p in SAMPLE_DEPENDS]
+    assert documents == [SAMPLE_TEXTS[p] for p in kept]
+    assert names == ("alpha-game-data", "libc6", "libc6-dev", "libfoo1", "libgcc-s1",
+                     "libsdl2-2.0-0", "python3", "python3-foo")
+    check_indicator(Y, 7, 8)
+    np.testing.assert_array_equal(
+        Y.toarray(), indicator([SAMPLE_DEPENDS[p] for p in kept], names))
+    # not the second alternative, the qualifiers, Pre-Depends nor the second libfoo1
+    for absent in ("libsdl2-compat", "libc-dev", "python3:any", "dpkg", "zlib1g"):
+        assert absent not in names
+
+
+def test_load_debian_packages_debtags():
+    documents, Y, names = load_debian_packages("debtags", path=DUMPAVAIL)
+    tags = {"alpha-game": ["game::puzzle", "interface::x11", "role::program",
+                           "use::gameplaying"],
+            "alpha-game-data": ["role::app-data"],
+            "libfoo1": ["role::shared-lib"],
+            "libfoo-dev": ["devel::library", "role::devel-lib"],
+            "foo-utils": ["interface::commandline", "role::program", "scope::utility"],
+            "python3-bar": ["implemented-in::python", "role::program"],
+            "beta-game": ["game::puzzle", "role::program", "use::gameplaying"]}
+    kept = [p for p in SAMPLE_NAMES if p in tags]       # python3-foo, foo-doc: no tag
+    # the name, the description, then the dependencies
+    assert documents == [" ".join([SAMPLE_TEXTS[p]] + SAMPLE_DEPENDS.get(p, []))
+                         for p in kept]
+    assert documents[0] == ("alpha-game A small puzzle game libc6 libsdl2-2.0-0 "
+                            "alpha-game-data")
+    assert names == tuple(sorted({t for row in tags.values() for t in row}))
+    assert len(names) == 11 and "scope::utility" in names    # from continuation lines
+    check_indicator(Y, 7, 11)
+    np.testing.assert_array_equal(Y.toarray(), indicator([tags[p] for p in kept], names))
+
+
+def test_load_debian_packages_section():
+    documents, y, names = load_debian_packages("section", path=DUMPAVAIL)
+    assert documents == [SAMPLE_TEXTS[p] for p in SAMPLE_NAMES]   # long description out
+    # "contrib/games" is "games", "non-free/utils" "utils"; not the old libfoo1's oldlibs
+    assert names == ("doc", "games", "libdevel", "libs", "python", "utils")
+    assert y.dtype == np.int64
+    assert [names[c] for c in y] == ["games", "games", "libs", "libdevel", "python",
+                                     "utils", "doc", "python", "games"]
+
+
+def test_load_debian_packages_min_label_count():
+    documents, Y, names = load_debian_packages("dependencies", path=DUMPAVAIL,
+                                               min_label_count=4)
+    assert names == ("libc6",)
+    assert documents == [SAMPLE_TEXTS[p] for p in ("alpha-game", "libfoo1",
+                                                   "foo-utils", "beta-game")]
+    check_indicator(Y, 4, 1)
+    documents, Y, names = load_debian_packages("debtags", path=DUMPAVAIL,
+                                               min_label_count=2)
+    assert names == ("game::puzzle", "role::program", "use::gameplaying")
+    assert [d.split()[0] for d in documents] == ["alpha-game", "foo-utils",
+                                                 "python3-bar", "beta-game"]
+    np.testing.assert_array_equal(Y.toarray(), [[1, 1, 1], [0, 1, 0], [0, 1, 0],
+                                                [1, 1, 1]])
+    documents, y, names = load_debian_packages("section", path=DUMPAVAIL,
+                                               min_label_count=2)
+    assert names == ("games", "python")
+    assert [d.split()[0] for d in documents] == ["alpha-game", "alpha-game-data",
+                                                 "python3-foo", "python3-bar",
+                                                 "beta-game"]
+    np.testing.assert_array_equal(y, [0, 0, 1, 1, 0])
+    documents, Y, names = load_debian_packages("debtags", path=DUMPAVAIL,
+                                               min_label_count=100)
+    assert documents == [] and names == () and Y.shape == (0, 0)
+
+
+@pytest.mark.parametrize("task", ["debtags", "dependencies", "section"])
+def test_load_debian_packages_gzipped(tmp_path, task):
+    path = tmp_path / "dumpavail.txt.gz"
+    with open(DUMPAVAIL, "rb") as f, gzip.open(path, "wb") as g:
+        g.write(f.read())
+    documents, y, names = load_debian_packages(task, path=path)     # a path-like
+    expected = load_debian_packages(task, path=DUMPAVAIL)
+    assert documents == expected[0] and names == expected[2]
+    assert (y != expected[1]).sum() == 0
+
+
+@pytest.mark.parametrize("text, message", [
+    ("Package: a\nDescription: x\nthis is not a field\n", "line 3: neither"),
+    ("Package: a\n\n\n Tag: role::program\n", "line 4: a continuation"),
+    ("Package: a\n\nDescription: no name\nSection: doc\n", "line 3: .*no Package"),
+    ("", "no package stanza"),
+])
+def test_load_debian_packages_refuses_malformed_files(tmp_path, text, message):
+    path = tmp_path / "bad.txt"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=f"bad.txt, {message}" if text else message):
+        load_debian_packages("section", path=path)
+
+
+def test_load_debian_packages_ignores_unknown_fields(tmp_path):
+    path = tmp_path / "odd.txt"
+    path.write_text("Package: a\r\nX-Odd-Field: 1\r\nEmpty:\r\nSection: doc\r\n"
+                    "\r\nPackage: b\r\nDescription: bee\r\n")    # b: no Section
+    documents, y, names = load_debian_packages("section", path=path)
+    assert documents == ["a"] and names == ("doc",) and list(y) == [0]
+
+
+def test_load_debian_packages_without_apt_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))          # no apt-cache there
+    with pytest.raises(FileNotFoundError, match="apt-get update"):
+        load_debian_packages()
+
+    def silent(*args, **kwargs):
+        return subprocess.CompletedProcess(args[0], 0, stdout=b"", stderr=b"")
+    monkeypatch.setattr(subprocess, "run", silent)
+    with pytest.raises(RuntimeError, match="apt-get update.*path"):
+        load_debian_packages("debtags")
+
+
+def test_load_debian_packages_validates_its_parameters():
+    with pytest.raises(InvalidParameterError, match="'task'"):
+        load_debian_packages("tags", path=DUMPAVAIL)
+    with pytest.raises(InvalidParameterError, match="'min_label_count'"):
+        load_debian_packages(path=DUMPAVAIL, min_label_count=0)
+    with pytest.raises(InvalidParameterError, match="'min_label_count'"):
+        load_debian_packages(path=DUMPAVAIL, min_label_count=1.5)
+    with pytest.raises(InvalidParameterError, match="'path'"):
+        load_debian_packages(path=3)
+
+
+def test_load_debian_packages_on_the_real_index():
+    """The one test that runs ``apt-cache dumpavail``, where the index is there."""
+    try:
+        documents, y, names = load_debian_packages("section")
+    except (FileNotFoundError, RuntimeError) as e:
+        pytest.skip(f"no Debian package index here: {e}")
+    assert len(documents) == y.shape[0] > 0 and y.dtype == np.int64
+    assert list(names) == sorted(set(names)) and not any("/" in n for n in names)
+    assert np.bincount(y, minlength=len(names)).min() >= 1
+    assert all(isinstance(d, str) and d for d in documents)
+    first = [d.split()[0] for d in documents]
+    assert len(set(first)) == len(first)              # one row per package name
