@@ -33,34 +33,30 @@ PREDICT_CHUNK = 4096
 PREDICT_BLOCK = 2**24
 
 
-# Below this share of non-zero entries X counts as sparse for the first layer's draw
-SPARSE_DENSITY = 0.1
+# The output layer's active fraction under active_fraction='auto', when it is hashed
+AUTO_OUTPUT_FRACTION = 0.02
 
 
-def _effective_fan_in(X, init="auto"):
+def _effective_fan_in(X, init="glorot"):
     """The fan-in the first layer's weights are drawn for under `init`: the mean
-    squared norm of X's rows for 'row_norm', and for 'auto' when X is sparse data
-    (under SPARSE_DENSITY non-zero, in a sparse matrix or a dense array alike).
-    None (Glorot's draw) otherwise.
+    squared norm of X's rows for 'row_norm', None (Glorot's draw) for 'glorot'.
 
     A sparse row reaches a unit through its few non-zeros only, so the variance of
     the unit's pre-activation is |x|^2 Var(w), not n_features Var(w) as Glorot's
-    fan-in assumes. Drawn for n_features, TF-IDF rows (norm 1) give pre-activations
-    near 0.01 and the network first spends epochs growing its weights (on generated
-    data with 10k classes, P@1 0.58 after 2 epochs against 0.83 drawn this way; an
-    EmbeddingBag's N(0, 1) rows are the same idea). Dense data keeps Glorot's draw,
-    as scikit-learn's MLP has it.
+    fan-in assumes: 'row_norm' gives TF-IDF rows unit-order pre-activations from the
+    start (an EmbeddingBag's N(0, 1) rows are the same idea). On real text, where
+    most words are rare, those large random rows of the rare words stay noise for
+    long, and Glorot's small draw, which Adam soon scales up where the data asks,
+    learns better: hence the default.
     """
     if init == "glorot" or X.shape[0] == 0 or X.shape[1] == 0:
         return None
     if sp.issparse(X):
         data = X.data.astype(np.float64)
-        nnz, sq = np.count_nonzero(data), float(np.dot(data, data))
+        sq = float(np.dot(data, data))
     else:
-        nnz = np.count_nonzero(X)
         sq = float(np.einsum("ij,ij->", X, X, dtype=np.float64))
-    dense = init == "auto" and nnz >= SPARSE_DENSITY * X.shape[0] * X.shape[1]
-    if dense or not sq > 0:
+    if not sq > 0:
         return None
     mean_sq = sq / X.shape[0]
     # six digits are plenty for a scale, and make it the same whatever order the
@@ -147,8 +143,9 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         "epsilon": [Interval(Real, 0, None, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left"),
                              Options(Real, {np.inf})],
-        "init": [StrOptions({"auto", "glorot", "row_norm"})],
-        "active_fraction": [Interval(Real, 0, 1, closed="right"), "array-like"],
+        "init": [StrOptions({"glorot", "row_norm"})],
+        "active_fraction": [Interval(Real, 0, 1, closed="right"), "array-like",
+                            StrOptions({"auto"})],
         "hash_family": [StrOptions(set(_hashing.FAMILIES))],
         "bits_per_table": [Interval(Integral, 1, 30, closed="both")],
         "n_tables": [Interval(Integral, 1, None, closed="left")],
@@ -194,15 +191,25 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         return [int(s) for s in sizes]
 
     def _fractions(self, n_layers):
-        """Active fraction per layer (hidden layers, then the output layer)."""
+        """Active fraction per layer (hidden layers, then the output layer).
+
+        'auto' keeps the hidden layers dense and gives a hashed output layer
+        AUTO_OUTPUT_FRACTION of its units: hashing pays where a layer is much wider
+        than the units an example needs, which on real data has been the output
+        layer of many classes, not a hidden layer of a few hundred units (see
+        docs/benchmarks.md). An output layer that is not hashed is dense whatever
+        its fraction."""
         f = self.active_fraction
+        if isinstance(f, str):
+            return [1.0] * (n_layers - 1) + [AUTO_OUTPUT_FRACTION]
         if isinstance(f, Real):
             return [float(f)] * n_layers
         f = [float(v) for v in np.asarray(f, dtype=float).ravel()]
         if len(f) != n_layers:
             raise ValueError(
-                f"active_fraction has {len(f)} values; give one float, or one per "
-                f"hidden layer plus one for the output layer ({n_layers}).")
+                f"active_fraction has {len(f)} value{'s' if len(f) != 1 else ''}; "
+                f"give one float, or a list of {n_layers}: one per hidden layer "
+                f"({n_layers - 1}), then one for the output layer.")
         if not all(0 < v <= 1 for v in f):
             raise ValueError(f"active_fraction values must lie in (0, 1], got {f}.")
         return f

@@ -4,8 +4,9 @@ import numpy as np
 from sklsh import LSHMLPClassifier, LSHMLPRegressor
 
 
-SMALL = dict(hidden_layer_sizes=(64,), max_iter=10, learning_rate_init=0.01,
-             random_state=0, n_threads=1)
+# (a hashed hidden layer, so that the tests built on it exercise the tables)
+SMALL = dict(hidden_layer_sizes=(64,), active_fraction=0.1, max_iter=10,
+             learning_rate_init=0.01, random_state=0, n_threads=1)
 
 
 def small_clf(**kw):

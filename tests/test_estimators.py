@@ -302,28 +302,26 @@ def test_exploration_trains_units_the_tables_do_not_pick(digits):
         np.testing.assert_array_equal(a, b)
 
 
-def test_sparse_data_draws_the_first_layer_for_its_row_norms(digits):
-    """Under 10% non-zero, in a sparse matrix or a dense array alike, the first
-    layer is drawn He-uniform for the mean squared row norm (1 for TF-IDF rows)
-    instead of Glorot's n_features; other data keeps Glorot's draw."""
+def test_row_norm_draws_the_first_layer_for_the_row_norms(digits):
+    """'row_norm' draws the first layer He-uniform for the mean squared row norm (1
+    for TF-IDF rows), however X is stored; 'glorot' keeps n_features' draw."""
     from sklearn.preprocessing import normalize
     from sklsh._base import _effective_fan_in
     X = normalize(sp.random(300, 4000, density=0.01, format="csr", random_state=0))
     y = np.arange(300) % 3
-    assert _effective_fan_in(X) == 1.0
-    assert _effective_fan_in(X.toarray()) == 1.0
-    assert _effective_fan_in(sp.csc_matrix(X)) == 1.0
-    assert _effective_fan_in(digits[0]) is None
-    assert _effective_fan_in(sp.csr_matrix(digits[0])) is None
-    clf = small_clf(learning_rate_init=1e-12, max_iter=1).fit(X, y)
+    for stored in (X, X.toarray(), sp.csc_matrix(X)):
+        assert _effective_fan_in(stored, "row_norm") == 1.0
+        assert _effective_fan_in(stored, "glorot") is None
+    clf = small_clf(init="row_norm", learning_rate_init=1e-12, max_iter=1).fit(X, y)
     bound = np.sqrt(6.0)
     assert 0.95 * bound < np.abs(clf.coefs_[0]).max() <= bound
     assert np.abs(clf.intercepts_[0]).max() <= np.sqrt(6.0 / (4000 + 64))
 
 
 def test_init_chooses_the_first_layer_draw(digits):
-    """init='glorot' keeps scikit-learn's draw on sparse data, 'row_norm' uses the
-    row norms on dense data too; the later layers never change."""
+    """init='glorot' (the default) keeps scikit-learn's draw on sparse data,
+    'row_norm' uses the row norms on dense data too; the later layers never
+    change."""
     from sklearn.preprocessing import normalize
     X = normalize(sp.random(300, 4000, density=0.01, format="csr", random_state=0))
     y = np.arange(300) % 3
@@ -331,8 +329,9 @@ def test_init_chooses_the_first_layer_draw(digits):
     frozen = dict(learning_rate_init=1e-12, max_iter=1)
     clf = small_clf(init="glorot", **frozen).fit(X, y)
     assert 0.95 * glorot < np.abs(clf.coefs_[0]).max() <= glorot
-    auto = small_clf(**frozen).fit(X, y)
-    np.testing.assert_allclose(auto.coefs_[1], clf.coefs_[1], rtol=1e-6)
+    assert small_clf().init == "glorot"
+    norms = small_clf(init="row_norm", **frozen).fit(X, y)
+    np.testing.assert_allclose(norms.coefs_[1], clf.coefs_[1], rtol=1e-6)
     Xd = digits[0][:300] / 16.0
     mean_sq = float((Xd ** 2).sum(axis=1).mean())
     dense = small_clf(init="row_norm", **frozen).fit(Xd, y)
