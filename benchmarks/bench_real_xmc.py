@@ -12,8 +12,9 @@ their 45 lexicographer files, one label per row) or ``generated-10k`` /
 labels; its word counts become documents of tokens ``w<id>``). Prepared once, in this
 process: split 80/20 (``--seed``), optionally subsampled (``--max-train-rows``,
 ``--max-test-rows``), TF-IDF (``TfidfVectorizer(min_df=2, dtype=float32)``, fitted on
-the training rows), then labels never seen in training are dropped, and so are test
-rows left with no label and training rows with no feature; the counts are in the
+the training rows), then labels seen fewer than ``--min-label-count`` (2) times in
+training are dropped, and so are test rows left with no label and training rows with
+no feature or no label; the counts are in the
 report. The folder ``<--cache-dir>/<data>-<key>/`` keeps the CSR matrices, omikuji's
 input in the extreme-classification text format (read back with
 ``sklsh.datasets.load_xmc`` to check it) and fastText's text files, whose tokens are
@@ -115,6 +116,7 @@ def counts_to_documents(X):
 
 def prep_params(args):
     params = dict(data=args.data, seed=args.seed, test_size=0.2, min_df=2,
+                  min_label_count=args.min_label_count,
                   max_train_rows=args.max_train_rows, max_test_rows=args.max_test_rows)
     if args.data in GENERATED_LABELS:
         params.update(gen_samples=args.gen_samples, gen_features=args.gen_features,
@@ -157,14 +159,15 @@ def prepare(args):
     Y_train, Y_test = Y[train], Y[test]
     counts = dict(rows=n_rows, labels=n_labels_all, train_rows_split=len(train),
                   test_rows_split=len(test))
-    # labels never seen in training out; then test rows with no label, training rows
-    # with no feature (nothing to learn from; omikuji's reader and fastText's differ
-    # on such lines)
-    seen = np.flatnonzero(Y_train.getnnz(axis=0) > 0)
+    # labels seen fewer than --min-label-count times in training out; then test rows
+    # with no label, training rows with no feature or no label (nothing to learn
+    # from; omikuji's reader and fastText's differ on such lines)
+    seen = np.flatnonzero(Y_train.getnnz(axis=0) >= args.min_label_count)
     test_entries = int(Y_test.nnz)
     Y_train, Y_test = Y_train[:, seen].tocsr(), Y_test[:, seen].tocsr()
     keep_test = np.flatnonzero(Y_test.getnnz(axis=1) > 0)
-    keep_train = np.flatnonzero(X_train.getnnz(axis=1) > 0)
+    keep_train = np.flatnonzero((X_train.getnnz(axis=1) > 0)
+                                & (Y_train.getnnz(axis=1) > 0))
     counts.update(
         labels_kept=len(seen), labels_dropped=n_labels_all - len(seen),
         test_label_entries_dropped=test_entries - int(Y_test.nnz),
@@ -398,10 +401,12 @@ def markdown(meta, rows, alone):
         "the fork, which Linux carries across exec).",
         f"Rows: {c['rows']} in all, split 80/20 (seed {m['args']['seed']}) into "
         f"{c['train_rows_split']} / {c['test_rows_split']}; {c['labels_dropped']} of "
-        f"{c['labels']} labels never seen in training dropped "
+        f"{c['labels']} labels seen fewer than {m['args']['min_label_count']} times in "
+        "training dropped "
         f"({c['test_label_entries_dropped']} test label entries), then "
         f"{c['test_rows_dropped']} test rows left with no label and "
-        f"{c['train_rows_dropped_no_feature']} training rows with no feature; "
+        f"{c['train_rows_dropped_no_feature']} training rows with no feature or no "
+        "label; "
         f"{c['test_rows_without_feature']} test rows have no feature.",
         f"Machine: {m['machine']['cpu']} ({m['machine']['cores']} cores), "
         f"{m['machine']['platform']}; load average (1, 5, 15 min) at the start "
@@ -434,6 +439,8 @@ def parse_args(argv=None):
     p.add_argument("--max-train-rows", type=int, default=None,
                    help="keep at most this many training rows (after the split)")
     p.add_argument("--max-test-rows", type=int, default=None)
+    p.add_argument("--min-label-count", type=int, default=2,
+                   help="drop the labels seen fewer times in training (default 2)")
     p.add_argument("--hidden", type=int, default=128,
                    help="hidden units of sklsh, torch and sklearn; fastText's dim")
     p.add_argument("--epochs", type=int, default=5,
