@@ -103,8 +103,9 @@ def run_debian(data, args):
     (_, h1, _, hs, hf), (_, d1, _, ds, _) = rows
     print(f"\nThe hashed output layer computed {hf:.1%} of the dense network's "
           f"multiply-adds and trained {ds / hs:.1f}x as fast, at P@1 {h1:.3f} against "
-          f"{d1:.3f}. The tree and linear tools made for this kind of data train "
-          "faster still: docs/benchmarks.md has the full comparison.")
+          f"{d1:.3f}. Where sklsh loses: the tree and linear tools made for this kind "
+          "of data (PECOS, omikuji, napkinXC) are a few points of P@1 ahead and train "
+          "faster still; docs/benchmarks.md has the full comparison.")
 
 
 def run_digits(args):
