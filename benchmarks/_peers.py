@@ -158,13 +158,15 @@ def peak_rss_mb():
     Not ru_maxrss: Linux keeps a process's ru_maxrss across exec, so a child of a
     parent holding a large data set starts with the parent's resident size as its
     ru_maxrss; VmHWM belongs to the address space that exec made."""
+    fallback = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        status = Path("/proc/self/status").read_text()
+    except OSError:         # no /proc: not Linux, where ru_maxrss is the peak
+        return fallback
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return fallback
 
 
 def log(*parts):

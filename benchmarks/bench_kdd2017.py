@@ -258,14 +258,6 @@ def run_sklearn(data, hidden, args):
     return dense_row("sklearn", seconds, cpu_seconds, accuracy, predict)
 
 
-def torch_available():
-    try:
-        import torch  # noqa: F401
-    except Exception as exc:  # ImportError, or a broken install
-        return f"{type(exc).__name__}: {exc}"
-    return None
-
-
 def torch_version(python):
     """(torch.__version__, None) when the interpreter `python` imports torch, else
     (None, why). Asked in a child process: this one never loads PyTorch (nor its

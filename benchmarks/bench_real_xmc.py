@@ -316,11 +316,12 @@ def run_child(cmd, shell=False, timeout=None):
 # --------------------------------------------------------------------- report
 def cpu_model():
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:         # no /proc: not Linux
+        cpuinfo = ""
+    for line in cpuinfo.splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
     return platform.processor() or "unknown"
 
 

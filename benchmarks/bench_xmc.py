@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 from sklsh.metrics import precision_at_k
 
-from bench_kdd2017 import (git_state, interleaved, loadavg, median, torch_available,
+from bench_kdd2017 import (git_state, interleaved, loadavg, median, torch_version,
                            write_report)
 
 REPO = Path(__file__).resolve().parent.parent
@@ -262,8 +262,9 @@ def main(argv=None):
     args = p.parse_args(argv)
     models = [m.strip() for m in args.models.split(",")]
     extras = json.loads(args.sklsh_params)
-    if "torch" in models and torch_available():
-        print(f"[skip] PyTorch: {torch_available()}", file=sys.stderr)
+    why = torch_version(sys.executable)[1] if "torch" in models else None
+    if why:
+        print(f"[skip] PyTorch: {why}", file=sys.stderr)
         models.remove("torch")
     meta = dict(command=" ".join(["python", *sys.argv]),
                 date=datetime.datetime.now().isoformat(timespec="seconds"),

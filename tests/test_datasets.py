@@ -115,10 +115,15 @@ def test_load_xmc_without_header_and_comments(tmp_path):
     ("1 6 4\n0 9:1\n", "past the shape"),
 ])
 def test_load_xmc_refuses_malformed_files(tmp_path, text, message):
+    assert_refused(load_xmc, tmp_path, text, message)
+
+
+def assert_refused(load, tmp_path, text, message):
+    """`load(path)` of a file holding `text` raises ValueError matching `message`."""
     path = tmp_path / "bad.txt"
     path.write_text(text)
     with pytest.raises(ValueError, match=message):
-        load_xmc(path)
+        load(path)
 
 
 LICENCE = "  1 This software and database is being provided to you, the LICENSEE\n"
@@ -290,10 +295,8 @@ def test_load_debian_packages_gzipped(tmp_path, task):
     ("", "no package stanza"),
 ])
 def test_load_debian_packages_refuses_malformed_files(tmp_path, text, message):
-    path = tmp_path / "bad.txt"
-    path.write_text(text)
-    with pytest.raises(ValueError, match=f"bad.txt, {message}" if text else message):
-        load_debian_packages("section", path=path)
+    assert_refused(lambda path: load_debian_packages("section", path=path), tmp_path,
+                   text, f"bad.txt, {message}" if text else message)
 
 
 def test_load_debian_packages_ignores_unknown_fields(tmp_path):
@@ -328,10 +331,14 @@ def test_load_debian_packages_validates_its_parameters():
 
 
 def test_load_debian_packages_on_the_real_index():
-    """The one test that runs ``apt-cache dumpavail``, where the index is there."""
+    """The one test that runs ``apt-cache dumpavail``. It is skipped where there is
+    no index, but never in CI: ``.ci/run`` refreshes the index first, so there a
+    missing one is a failure."""
     try:
         documents, y, names = load_debian_packages("section")
     except (FileNotFoundError, RuntimeError) as e:
+        if os.environ.get("CI"):
+            raise
         pytest.skip(f"no Debian package index here: {e}")
     assert len(documents) == y.shape[0] > 0 and y.dtype == np.int64
     assert list(names) == sorted(set(names)) and not any("/" in n for n in names)
