@@ -2,7 +2,6 @@
 warm start, prediction, persistence and tags. LSHMLPClassifier and LSHMLPRegressor
 (``sklsh._classes``) add only their targets and output layers."""
 import math
-import os
 import time
 import warnings
 from abc import ABCMeta, abstractmethod
@@ -16,12 +15,12 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.parallel import _get_threadpool_controller
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import _hashing, _optimizers
+from . import _hashing, _memory, _optimizers, _training
 from ._threads import effective_n_threads
-from ._training import (KernelInput, Trainer, hashed_output_scores, inference_network,
-                        input_layer)
+from ._training import (DenseTrainer, KernelInput, Trainer, activate,
+                        hashed_output_scores, inference_network, input_layer)
 
 # Bumped whenever the layout of the fitted arrays changes; a pickle of another layout
 # is refused with a clear message instead of reaching the kernels.
@@ -35,6 +34,9 @@ PREDICT_BLOCK = 2**24
 
 # The output layer's active fraction under active_fraction='auto', when it is hashed
 AUTO_OUTPUT_FRACTION = 0.02
+# The memory check's headroom over what it counts, as a share of it (see
+# BaseLSHMLP._check_memory)
+MEMORY_HEADROOM = 0.1
 
 
 def _effective_fan_in(X, init="glorot"):
@@ -98,17 +100,12 @@ def _writeable(a):
     return np.array(a, order="C")
 
 
-def _activate(name, z):
-    if name == "relu":
-        np.maximum(z, 0, out=z)
-    elif name == "tanh":
-        np.tanh(z, out=z)
-    elif name == "logistic":
-        np.negative(z, out=z)
-        np.exp(z, out=z)
-        z += 1
-        np.reciprocal(z, out=z)
-    return z
+def _format_bytes(nbytes):
+    """A size in GiB, or MiB or KiB where it is under a tenth of the larger unit."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20)):
+        if nbytes >= scale / 10:
+            return f"{nbytes / scale:,.1f} {unit}"
+    return f"{nbytes / 2**10:,.1f} KiB"
 
 
 def _store_params(estimator, params):
@@ -128,7 +125,9 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         "solver": [StrOptions({"sgd", "adam"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
         "random_state": ["random_state"],
@@ -136,6 +135,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
         "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "beta_1": [Interval(Real, 0, 1, closed="left")],
@@ -161,7 +161,9 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         "refresh_interval": [Interval(Integral, 1, None, closed="left")],
         "refresh_growth": [Interval(Real, 1, None, closed="left")],
         "inference": [StrOptions({"exact", "hashed"})],
-        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        # (joblib's n_jobs: -1 every usable core, -2 all but one, ...; 0 means nothing)
+        "n_threads": [Interval(Integral, 1, None, closed="left"),
+                      Interval(Integral, None, -1, closed="right"), None],
     }
 
     # ---------------------------------------------------------------- subclass hooks
@@ -207,8 +209,9 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         f = [float(v) for v in np.asarray(f, dtype=float).ravel()]
         if len(f) != n_layers:
             raise ValueError(
-                f"active_fraction has {len(f)} value{'s' if len(f) != 1 else ''}; "
-                f"give one float, or a list of {n_layers}: one per hidden layer "
+                f"active_fraction={f} has {len(f)} value{'s' * (len(f) != 1)}, but "
+                f"this network has {n_layers} layer{'s' * (n_layers != 1)}: give one "
+                f"float for all, or a list of {n_layers}: one per hidden layer "
                 f"({n_layers - 1}), then one for the output layer.")
         if not all(0 < v <= 1 for v in f):
             raise ValueError(f"active_fraction values must lie in (0, 1], got {f}.")
@@ -255,29 +258,164 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
                 self.bucket_policy, self.wta_window, self.mips, tuple(layer_units),
                 tuple(h for _, h, _ in plan))
 
-    def _check_memory(self, layer_units, plan, itemsize):
-        """Refuse, before allocating, a model that would not fit in this machine."""
-        n_moments = 2 if self.solver == "adam" else 1
-        params = sum((i + 1) * o for i, o in zip(layer_units[:-1], layer_units[1:]))
-        need = params * itemsize * (2 + n_moments)      # weights, gradients, moments
-        tables = 0
-        for l, (_, hashed, _) in enumerate(plan):
-            if hashed:
-                tables += _hashing.table_nbytes(layer_units[l + 1], self.n_tables,
-                                                self.bits_per_table, self.bucket_size)
-                tables += _hashing.function_nbytes(
-                    self.hash_family, layer_units[l], self.n_tables,
-                    self.bits_per_table, self.wta_window, itemsize)
-        try:
-            available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-        except (ValueError, OSError, AttributeError):
-            available = None
-        if available is not None and need + tables > available:
-            raise ValueError(
-                f"This configuration needs {(need + tables) / 2**30:.1f} GiB "
-                f"({tables / 2**30:.1f} GiB of hash tables), more than the "
-                f"{available / 2**30:.1f} GiB of memory this machine has. Reduce "
-                "bits_per_table, n_tables or bucket_size, or the layer sizes.")
+    def _check_memory(self, layer_units, plan, itemsize, X=None):
+        """Refuse, before allocating, a model that would not fit in the memory this
+        process may still use (see `sklsh._memory.available_memory`), naming what
+        takes the most of it and what to reduce first. `X` (the training data) tells
+        the trainer and the batch size; without it both are taken at their largest."""
+        available, what = _memory.available_memory()
+        if available is None:           # (a platform that tells nothing: no check)
+            return
+        terms = self._memory_terms(layer_units, plan, itemsize, X)
+        counted = sum(nbytes for nbytes, _, _ in terms)
+        # What the count leaves out, MEMORY_HEADROOM of it covers: the copies of X
+        # the kernels and the validation split may make (they scale with the data, not
+        # the model), NumPy's temporaries, the allocator's rounding, thread stacks and
+        # glibc's per-thread arenas (64 MiB of address space each under ulimit -v);
+        # and free memory is a snapshot that other processes draw on. Past a cgroup
+        # limit the OOM killer ends the process with no message, worse than a clear
+        # refusal, so a borderline fit is refused. The headroom is a share of the
+        # model, not a fixed amount, so that a small model is never refused for it.
+        headroom = int(MEMORY_HEADROOM * counted)
+        if counted + headroom <= available:
+            return
+        raise ValueError(self._memory_refusal(terms, headroom, available, what,
+                                              itemsize))
+
+    def _memory_terms(self, layer_units, plan, itemsize, X=None):
+        """What a fit will allocate, as (bytes, what, group) terms; the group names
+        the parameters that shrink the term (see `_memory_refusal`)."""
+        adam = self.solver == "adam"
+        # weights, gradients, moment(s); the draw `_initialize` makes first (float64,
+        # 8 + itemsize bytes a weight, one layer at a time) is gone by then, and
+        # never more than this
+        copies = 4 if adam else 3
+        kept = ("their gradients and Adam moments" if adam
+                else "their gradients and momentum velocities")
+        n_layers = len(plan)
+        terms, model = [], 0
+        for l, (n_in, n_out) in enumerate(zip(layer_units[:-1], layer_units[1:])):
+            params = (n_in + 1) * n_out                        # (biases included)
+            name = "the output layer" if l == n_layers - 1 else f"layer {l + 1}"
+            terms.append((params * itemsize * copies + 4 * n_out,     # + row stamps
+                          f"for the weights of {name} ({n_in:,} x {n_out:,}) with "
+                          f"{kept}", "weights"))
+            model += params * itemsize + 4 * n_out
+        hashed = [l for l, (_, h, _) in enumerate(plan) if h]
+        tables = sum(_hashing.table_nbytes(layer_units[l + 1], self.n_tables,
+                                           self.bits_per_table, self.bucket_size)
+                     for l in hashed)
+        functions = sum(_hashing.function_nbytes(
+            self.hash_family, layer_units[l], self.n_tables, self.bits_per_table,
+            self.wta_window, itemsize) for l in hashed)
+        if hashed:
+            terms.append((tables + functions,
+                          f"for the hash tables ({self.n_tables} tables of "
+                          f"2**{self.bits_per_table} buckets of {self.bucket_size} per "
+                          f"hashed layer) and their hash functions", "tables"))
+        if self.early_stopping:
+            # the best epoch's weights and tables; the old snapshot lives on while
+            # the new one is copied, hence two
+            terms.append((2 * (model + tables),
+                          "for early stopping's two copies of the best epoch's weights "
+                          "and tables", "early_stopping"))
+        terms += self._workspace_terms(layer_units, plan, itemsize, hashed, X)
+        return terms
+
+    def _workspace_terms(self, layer_units, plan, itemsize, hashed, X=None):
+        """Training's buffers, as terms: each thread's in the kernels (their
+        ``new_work``), or, where the network has no hashed layer and the BLAS path
+        trains it (dense rows), a batch's activations and deltas if these are more;
+        and the largest block a refresh or a validation pass holds at once."""
+        n_threads = effective_n_threads(self.n_threads)
+        caps = sum(c for _, _, c in plan)
+        kl = self.n_tables * _hashing.hashes_per_table(
+            self.hash_family, self.bits_per_table, self.wta_window) if hashed else 1
+        units = max((layer_units[l + 1] for l in hashed), default=1)
+        words = -(-kl // (64 // _hashing.code_bits(self.hash_family, self.wta_window)))
+        ints = (caps + 3 * units + self.n_tables * self.bucket_size + 4 * kl
+                + 3 * self.n_tables + 2 * words + len(plan) + 3)
+        work = n_threads * (4 * ints + itemsize * (3 * caps + kl))
+        what = f"for training's buffers ({n_threads} thread{'s' * (n_threads != 1)})"
+        group = "workspace"
+        widest = max(layer_units[1:])
+        if not hashed and (X is None or not sp.issparse(X)):
+            batch = 200 if self.batch_size == "auto" else self.batch_size
+            if X is not None:
+                batch = min(batch, X.shape[0])       # (fit clips it to the rows)
+            # the activations kept for the backward pass, a delta of the widest layer
+            # beside them and its activation derivative's mask (the input rows are
+            # left out: a block of X, counted with the data)
+            activations = batch * (itemsize * (sum(layer_units[1:]) + widest) + widest)
+            if activations > work:
+                work, group = activations, "batch"
+                what = f"for a batch's activations and deltas (batch_size={batch})"
+        blocks = [(0, "")]
+        if self.hash_family == "srp":
+            for l in hashed:          # a refresh's block: its units' weights and codes
+                n = min(_training.REHASH_CHUNK, layer_units[l + 1])
+                blocks.append((n * (layer_units[l] * itemsize + kl * (itemsize + 5)),
+                               f"a table refresh's block of {n:,} units"))
+        if self.early_stopping:      # scoring the validation rows: about three blocks
+            rows = min(PREDICT_CHUNK, max(1, PREDICT_BLOCK // widest))
+            blocks.append((3 * rows * widest * itemsize,
+                           f"a validation pass's block of {rows:,} rows"))
+        block, name = max(blocks)
+        terms = [(work, what, group)]
+        if block:
+            terms.append((block, f"for {name}", "blocks"))
+        return terms
+
+    def _memory_refusal(self, terms, headroom, available, what, itemsize):
+        """The message refusing a fit that needs more than `available` bytes: the
+        terms largest first, then what to reduce, in the order of what it would save."""
+        counted = sum(nbytes for nbytes, _, _ in terms)
+        terms = sorted(terms, key=lambda t: -t[0])
+        # the layers over 1% of the need (at most three, the largest always) one by
+        # one, the others together
+        weights = [t for t in terms if t[2] == "weights"]
+        n_shown = min(3, max(1, sum(t[0] >= 0.01 * counted for t in weights)))
+        shown = [t for t in terms if t[2] != "weights"] + weights[:n_shown]
+        rest = weights[n_shown:]
+        if len(rest) == 1:
+            shown.append(rest[0])
+        elif rest:
+            shown.append((sum(t[0] for t in rest),
+                          f"for the weights of the {len(rest)} other layers, likewise",
+                          "weights"))
+        shown.sort(key=lambda t: -t[0])
+        parts = [f"{_format_bytes(nbytes)} {text}" for nbytes, text, _ in shown]
+        parts.append(f"{_format_bytes(headroom)} of headroom "
+                     f"({MEMORY_HEADROOM:.0%}) for temporaries and copies of the data")
+        totals = {}
+        for nbytes, _, group in terms:
+            totals[group] = totals.get(group, 0) + nbytes
+        groups = sorted(totals, key=lambda g: -totals[g])
+        # (advice that would save under 1% of the need is noise)
+        groups = groups[:1] + [g for g in groups[1:] if totals[g] >= 0.01 * counted]
+        weights_advice = "reduce hidden_layer_sizes"
+        extras = []
+        if itemsize == 8:
+            extras.append("fit float32 X (half the bytes of float64)")
+        if self.solver == "adam":
+            extras.append("use solver='sgd' (one moment per weight instead of Adam's "
+                          "two)")
+        if extras:
+            weights_advice += (", " if len(extras) > 1 else " or ") + " or ".join(extras)
+        advice = {
+            "weights": weights_advice,
+            "tables": "reduce bits_per_table (each bit fewer halves the buckets), "
+                      "n_tables or bucket_size",
+            "early_stopping": "set early_stopping=False",
+            "workspace": "lower n_threads",
+            "batch": "reduce batch_size",
+        }
+        steps = "; then ".join(advice[g] for g in groups if g in advice)
+        if not steps:                   # (only the blocks: they follow the sizes)
+            steps = weights_advice
+        return (f"This configuration needs {_format_bytes(counted + headroom)}: "
+                f"{', '.join(parts)}; {_format_bytes(available)} are available "
+                f"({what}). {steps[0].upper()}{steps[1:]}.")
 
     def _initialize(self, layer_units, dtype, first_fan_in=None):
         """Draw the weights and reset the training state.
@@ -362,7 +500,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the model to data matrix X and target(s) y.
 
         Parameters
@@ -374,17 +512,32 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
             The target values: class labels (classifier), or real values, one column
             per output (regressor).
 
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights, as scikit-learn's MLP reads them: each example's loss
+            and output delta are multiplied by its weight, and a batch's gradient
+            (L2 penalty included) is divided by the sum of its weights instead of
+            its size. With ``early_stopping`` the weights are split with the data
+            and the validation score is weighted. None gives every sample weight 1.
+
         Returns
         -------
         self : object
             Trained model.
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
-    def _fit(self, X, y, incremental=False):
+    def _fit(self, X, y, sample_weight=None, incremental=False):
         hidden = self._hidden_sizes()
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        if sample_weight is not None:
+            # float64 whatever X's dtype: the kernels read the weights as doubles
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        if not incremental or not hasattr(self, "_learning_rate"):
+            # the step size of 'sgd', which its schedule ('invscaling', 'adaptive')
+            # changes between epochs; as scikit-learn's optimizer, it starts anew at
+            # every fit and carries on over partial_fit calls
+            self._learning_rate = float(self.learning_rate_init)
         dtype = X.dtype if first_pass else self.coefs_[0].dtype
         targets, n_outputs = self._targets(y, dtype)
         layer_units = [X.shape[1]] + hidden + [n_outputs]
@@ -392,12 +545,15 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
             shapes = [tuple(c.shape) for c in self.coefs_]
             if shapes != list(zip(layer_units[:-1], layer_units[1:])):
                 raise ValueError(
-                    "The layer sizes changed since the model was fitted; refit with "
-                    "warm_start=False to train a new network.")
+                    f"The network's layers would now be {layer_units} units (X's "
+                    "features, hidden_layer_sizes, then the outputs), but the fitted "
+                    f"model's are {[shapes[0][0]] + [s[1] for s in shapes]}; "
+                    "warm_start and partial_fit continue the fitted network only. "
+                    "Refit with warm_start=False to train a new one.")
         plan = self._plan(layer_units)
         self._random_state = check_random_state(self.random_state)
         if first_pass:
-            self._check_memory(layer_units, plan, np.dtype(dtype).itemsize)
+            self._check_memory(layer_units, plan, np.dtype(dtype).itemsize, X)
             self._initialize(layer_units, dtype, _effective_fan_in(X, self.init))
         weights, rebuild = self._training_arrays(layer_units, plan, X)
         # training moves the sketches, so the prefix tables go now and are made anew
@@ -412,32 +568,40 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         self._predict_seed = int(self._random_state.randint(0, 2**62, dtype=np.int64))
         self._candidates = [c for _, _, c in plan]
         self.n_threads_ = effective_n_threads(self.n_threads)
-        trainer = Trainer(
+        # a network with no hashed layer on dense rows trains by BLAS products over
+        # each batch; the kernels' per-example pass would read every weight once per
+        # example (sparse rows keep the kernels: they read a row's few non-zeros)
+        dense = not sp.issparse(X) and not any(hashed for _, hashed, _ in plan)
+        trainer = (DenseTrainer if dense else Trainer)(
             weights, self.intercepts_, self._hash_states, self._budgets,
             self._candidates, explore, self._optimizer_state, self._schedule, self._touched,
             dict(activation=self.activation, loss=self._loss_name(),
                  selection=self.selection, alpha=self.alpha,
-                 learning_rate=self.learning_rate_init, beta_1=self.beta_1,
+                 learning_rate=(self._learning_rate if self.solver == "sgd"
+                                else self.learning_rate_init), beta_1=self.beta_1,
                  beta_2=self.beta_2, epsilon=self.epsilon, momentum=self.momentum,
+                 nesterov=self.nesterovs_momentum,
                  refresh_growth=self.refresh_growth, n_threads=self.n_threads_))
-        # BLAS only hashes the keys at refreshes (small products); its idle threads
-        # would spin against the Hogwild threads for the cores
-        with _get_threadpool_controller().limit(limits=1, user_api="blas"):
+        batch = X.shape[0] if self.batch_size == "auto" else self.batch_size
+        with _get_threadpool_controller().limit(
+                limits=trainer.blas_threads(min(batch, 200, X.shape[0])), user_api="blas"):
             if rebuild:
                 trainer.refresh(self._random_state, full=True)
-            self._fit_stochastic(X, y, targets, trainer, incremental)
+            self._fit_stochastic(X, y, targets, trainer, incremental, sample_weight)
         for h in self._hash_states if self.selection == "sketch" else ():
             if h is not None:
                 _hashing.group_prefixes(h)
         if not all(np.isfinite(a).all() for a in self.coefs_ + self.intercepts_):
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may "
-                "contain large values and need to be preprocessed.")
+                "contain large values and need to be preprocessed (e.g. with "
+                "StandardScaler), or learning_rate_init may be too large.")
         return self
 
-    def _fit_stochastic(self, X, y, targets, trainer, incremental):
+    def _fit_stochastic(self, X, y, targets, trainer, incremental, sample_weight=None):
         if self.early_stopping and incremental:
-            raise ValueError("partial_fit does not support early_stopping=True")
+            raise ValueError("partial_fit does not support early_stopping=True: set "
+                             "early_stopping=False to train incrementally, or use fit.")
         n_samples = X.shape[0]
         rng = self._random_state
         train_rows = np.arange(n_samples, dtype=np.int64)
@@ -449,9 +613,16 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
                 stratify=stratify)
             if val_rows.shape[0] < 2:
                 raise ValueError(
-                    "The validation set is too small. Increase 'validation_fraction' "
-                    "or the size of your dataset.")
+                    f"The validation set is too small: validation_fraction="
+                    f"{self.validation_fraction} of {n_samples} samples gives "
+                    f"{val_rows.shape[0]}, and early stopping needs at least 2. "
+                    "Increase 'validation_fraction' or the size of your dataset.")
             X_val, y_val = X[val_rows], y[val_rows]
+            sw_val = None if sample_weight is None else sample_weight[val_rows]
+            if sw_val is not None and not sw_val.any():
+                raise ValueError(
+                    "The sample weights of the validation set are all zero; use "
+                    "another random_state or validation_fraction.")
             train_rows = np.sort(train_rows)
             self._best_state = self._snapshot()
         n_train = train_rows.shape[0]
@@ -459,8 +630,8 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
             batch_size = min(200, n_train)
         else:
             if self.batch_size > n_train:
-                warnings.warn("Got `batch_size` less than 1 or larger than sample size. "
-                              "It is going to be clipped")
+                warnings.warn(f"batch_size={self.batch_size} is larger than the "
+                              f"{n_train} training samples; it is clipped to {n_train}.")
             batch_size = int(np.clip(self.batch_size, 1, n_train))
         n_batches = -(-n_train // batch_size)
         data = KernelInput(X, self.coefs_[0].dtype)
@@ -470,11 +641,28 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
                 start = time.perf_counter()
                 order = rng.permutation(train_rows) if self.shuffle else train_rows
                 accumulated = 0.0
+                # as scikit-learn reports it: each batch's (weighted) mean loss, with
+                # the L2 penalty over the batch's sum of weights, counted for each of
+                # its examples (the penalty of the weights the epoch ends with)
+                penalty_share = 0.0
                 for b in range(0, n_train, batch_size):
-                    accumulated += trainer.batch(data, targets, order[b:b + batch_size],
-                                                 rng, n_batches)
-                penalty = 0.5 * self.alpha * sum(
-                    float(np.dot(c.ravel(), c.ravel())) for c in self.coefs_) / batch_size
+                    rows = order[b:b + batch_size]
+                    loss = trainer.batch(data, targets, rows, rng, n_batches,
+                                         sample_weight)
+                    if sample_weight is None:
+                        accumulated += loss
+                        penalty_share += 1.0
+                    else:
+                        sw_sum = float(sample_weight[rows].sum())
+                        if sw_sum != 0:
+                            accumulated += loss * (len(rows) / sw_sum)
+                            penalty_share += len(rows) / sw_sum
+                penalty = 0.0
+                if penalty_share:
+                    # (unweighted: n_train / n_batches, the batch size if it divides)
+                    penalty = 0.5 * self.alpha * sum(
+                        float(np.dot(c.ravel(), c.ravel())) for c in self.coefs_
+                    ) / (n_train / penalty_share)
                 self.loss_ = accumulated / n_train + penalty
                 self.n_iter_ += 1
                 self.t_ += n_train
@@ -485,13 +673,13 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
                           f"{time.perf_counter() - start:.2f} s, "
                           f"active fraction {self._mean_active_fraction():.3f}, "
                           f"multiply-adds {100 * self.mult_fraction_:.2f}% of dense")
-                self._update_no_improvement_count(early_stopping, X_val if early_stopping
-                                                  else None, y_val if early_stopping else None)
-                if self._no_improvement_count > self.n_iter_no_change:
-                    what = "Validation score" if early_stopping else "Training loss"
-                    if self.verbose:
-                        print(f"{what} did not improve more than tol={self.tol:f} for "
-                              f"{self.n_iter_no_change} consecutive epochs. Stopping.")
+                self._update_no_improvement_count(
+                    early_stopping, X_val if early_stopping else None,
+                    y_val if early_stopping else None,
+                    sw_val if early_stopping else None)
+                if self.verbose and early_stopping:
+                    print(f"Validation score: {self.validation_scores_[-1]:f}")
+                if self._end_epoch(trainer, early_stopping):
                     break
                 if incremental:
                     break
@@ -544,9 +732,42 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
                     self._hash_states[l][key][...] = value
         self._schedule.update(snapshot["schedule"])
 
-    def _update_no_improvement_count(self, early_stopping, X_val, y_val):
+    def _end_epoch(self, trainer, early_stopping):
+        """The learning-rate schedule of 'sgd' and the stopping rule, as scikit-learn's
+        SGDOptimizer has them (``iteration_ends``, ``trigger_stopping``); whether to
+        stop. 'invscaling' sets the rate to ``learning_rate_init / (t_ + 1) **
+        power_t``. After more than ``n_iter_no_change`` epochs without improvement,
+        'adaptive' divides the rate by 5 and counts anew (stopping once it is at most
+        1e-6); every other case stops."""
+        sgd = self.solver == "sgd"
+        if sgd and self.learning_rate == "invscaling":
+            self._learning_rate = (float(self.learning_rate_init)
+                                   / (self.t_ + 1) ** self.power_t)
+            trainer.learning_rate = self._learning_rate
+        if self._no_improvement_count <= self.n_iter_no_change:
+            return False
+        what = "Validation score" if early_stopping else "Training loss"
+        msg = (f"{what} did not improve more than tol={self.tol:f} for "
+               f"{self.n_iter_no_change} consecutive epochs.")
+        if not (sgd and self.learning_rate == "adaptive"):
+            if self.verbose:
+                print(msg + " Stopping.")
+            return True
+        if self._learning_rate <= 1e-6:
+            if self.verbose:
+                print(msg + " Learning rate too small. Stopping.")
+            return True
+        self._learning_rate /= 5.0
+        trainer.learning_rate = self._learning_rate
+        if self.verbose:
+            print(msg + " Setting learning rate to %f" % self._learning_rate)
+        self._no_improvement_count = 0
+        return False
+
+    def _update_no_improvement_count(self, early_stopping, X_val, y_val,
+                                     sample_weight=None):
         if early_stopping:
-            self.validation_scores_.append(self._score(X_val, y_val))
+            self.validation_scores_.append(self._score(X_val, y_val, sample_weight))
             last = self.validation_scores_[-1]
             if last < self.best_validation_score_ + self.tol:
                 self._no_improvement_count += 1
@@ -633,7 +854,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
             a = X[start:start + rows]
             if hashed:
                 if first:
-                    a = _activate(self.activation, input_layer(a, coefs[0], n_threads)
+                    a = activate(self.activation, input_layer(a, coefs[0], n_threads)
                                   + self.intercepts_[0])
                 ids, scores = hashed_output_scores(
                     network, self._hash_states[first], a, self._predict_seed, n_threads)
@@ -673,9 +894,9 @@ def _keep_top(a, k, activation):
     """Activate the k largest pre-activations of each row and zero the others: units
     outside a hashed layer's active set output 0, whatever the activation."""
     if k >= a.shape[1]:
-        return _activate(activation, a)
+        return activate(activation, a)
     idx = np.argpartition(a, a.shape[1] - k, axis=1)[:, a.shape[1] - k:]
     rows = np.arange(a.shape[0])[:, None]
     out = np.zeros_like(a)
-    out[rows, idx] = _activate(activation, a[rows, idx])
+    out[rows, idx] = activate(activation, a[rows, idx])
     return out

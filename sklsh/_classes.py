@@ -31,8 +31,8 @@ _PARAMETERS = """
         output 0.
 
     solver : {{'adam', 'sgd'}}, default='adam'
-        'adam' or SGD with (heavy-ball) momentum. Both update only the rows of the
-        weight matrices that a batch touched.
+        'adam' or SGD with momentum (Nesterov's unless ``nesterovs_momentum=False``).
+        Both update only the rows of the weight matrices that a batch touched.
 
     alpha : float, default=0.0001
         Strength of the L2 penalty, applied to the rows a batch updates.
@@ -41,8 +41,34 @@ _PARAMETERS = """
         Examples per optimizer step; 'auto' is ``min(200, n_samples)``. The examples
         of a batch are processed in parallel (Hogwild).
 
+    learning_rate : {{'constant', 'invscaling', 'adaptive'}}, default='constant'
+        Learning rate schedule for weight updates. Only used when ``solver='sgd'``.
+
+        - 'constant' is a constant learning rate given by ``learning_rate_init``.
+
+        - 'invscaling' gradually decreases the learning rate at the end of each
+          epoch using an inverse scaling exponent of ``power_t``:
+          ``effective_learning_rate = learning_rate_init / pow(t + 1, power_t)``,
+          where t is the number of training samples seen so far (``t_``).
+
+        - 'adaptive' keeps the learning rate constant to ``learning_rate_init`` as
+          long as training loss keeps decreasing. Each time more than
+          ``n_iter_no_change`` consecutive epochs fail to decrease training loss by
+          at least ``tol``, or fail to increase the validation score by at least
+          ``tol`` if ``early_stopping`` is on, the current learning rate is divided
+          by 5 instead of stopping; training stops once it is at most 1e-6.
+
+        The rate starts from ``learning_rate_init`` at every call to ``fit`` and
+        carries on over calls to ``partial_fit``.
+
     learning_rate_init : float, default=0.001
-        Step size.
+        The initial learning rate used. It controls the step-size in updating the
+        weights.
+
+    power_t : float, default=0.5
+        The exponent for inverse scaling learning rate. It is used in updating
+        effective learning rate when the ``learning_rate`` is set to 'invscaling'.
+        Only used when ``solver='sgd'``.
 
     max_iter : int, default=200
         Maximum number of epochs.
@@ -65,7 +91,14 @@ _PARAMETERS = """
         Reuse the previous solution as the initialisation of the next fit.
 
     momentum : float, default=0.9
-        Momentum of 'sgd'.
+        Momentum for gradient descent update. Should be between 0 and 1. Only used
+        when ``solver='sgd'``.
+
+    nesterovs_momentum : bool, default=True
+        Whether to use Nesterov's momentum, as scikit-learn's MLP updates with it
+        (``velocity = momentum * velocity - lr * grad``, then ``W += momentum *
+        velocity - lr * grad``); False gives heavy-ball momentum (``W +=
+        velocity``). Only used when ``solver='sgd'`` and ``momentum > 0``.
 
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data, stop when its score stops
@@ -81,7 +114,8 @@ _PARAMETERS = """
         Adam's numerical stability term.
 
     n_iter_no_change : int, default=10
-        Epochs without ``tol`` improvement before stopping.
+        Epochs without ``tol`` improvement before stopping (before dividing the
+        learning rate by 5 with ``learning_rate='adaptive'``).
 
     init : {{'glorot', 'row_norm'}}, default='glorot'
         How the first layer's weights are drawn. 'glorot' is scikit-learn's MLP draw
@@ -192,6 +226,9 @@ _PARAMETERS = """
     n_threads : int or None, default=None
         Threads of the Hogwild kernels. None uses what OpenMP allows now (all
         cores, or fewer under ``OMP_NUM_THREADS``, threadpoolctl or joblib limits).
+        A negative value counts as joblib's ``n_jobs`` does: -1 uses every core
+        this process may run on (its CPU affinity and cgroup quota), -2 all but
+        one, and so on (at least 1). 0 is refused.
 """
 
 _ATTRIBUTES = """
@@ -260,9 +297,11 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
     }
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
-                 alpha=0.0001, batch_size="auto", learning_rate_init=0.001,
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5,
                  max_iter=200, shuffle=True, random_state=None, tol=1e-4,
-                 verbose=False, warm_start=False, momentum=0.9, early_stopping=False,
+                 verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
+                 early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  n_iter_no_change=10, init="glorot", active_fraction="auto",
                  hash_family="srp", bits_per_table=8, n_tables=64, bucket_size=128, bucket_policy="fifo",
@@ -300,8 +339,10 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
                         f"`y` has {classes}")
             elif np.setdiff1d(classes, self.classes_).size:
                 raise ValueError(
-                    f"`y` has classes not in `self.classes_`. `self.classes_` has "
-                    f"{self.classes_}. 'y' has {classes}.")
+                    f"`y` has classes not in `self.classes_`: "
+                    f"{np.setdiff1d(classes, self.classes_)}. `self.classes_` has "
+                    f"{self.classes_} (from the first partial_fit's `classes`, or "
+                    f"fit). 'y' has {classes}.")
         if self.classes_.shape[0] < 2:
             raise ValueError(
                 "The classifier needs samples of at least 2 classes in the data, but "
@@ -325,7 +366,8 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
             if self.classes_.shape[0] != n_labels:
                 raise ValueError(
                     f"y has {n_labels} label columns, but this classifier was fitted "
-                    f"with {self.classes_.shape[0]}.")
+                    f"with {self.classes_.shape[0]}; warm_start and partial_fit need "
+                    "the same columns.")
         else:
             self.classes_ = np.arange(n_labels)
         self._label_format = ("sparse", Y.dtype) if sp.issparse(Y) else ("dense", Y.dtype)
@@ -368,7 +410,7 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
         return bool(self.hash_output)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """Update the model with a single epoch over the given data.
 
         Parameters
@@ -378,6 +420,9 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
 
         y : array-like of shape (n_samples,)
             The target values.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights, read as :meth:`fit` reads them.
 
         classes : array of shape (n_classes,), default=None
             Classes across all calls to partial_fit; required on the first call.
@@ -389,7 +434,7 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
         """
         if _check_partial_fit_first_call(self, classes):
             self.classes_ = unique_labels(classes)
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def predict_proba(self, X):
         """Probability estimates.
@@ -535,8 +580,8 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
         # softmax probabilities p_j >= p_max / 2, on the scores: z_j >= z_max - log 2
         return (scores >= best - np.log(2)) & np.isfinite(scores)
 
-    def _score(self, X, y):
-        return accuracy_score(y, self.predict(X))
+    def _score(self, X, y, sample_weight=None):
+        return accuracy_score(y, self.predict(X), sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -546,9 +591,11 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
 
 class LSHMLPRegressor(RegressorMixin, BaseLSHMLP):
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
-                 alpha=0.0001, batch_size="auto", learning_rate_init=0.001,
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5,
                  max_iter=200, shuffle=True, random_state=None, tol=1e-4,
-                 verbose=False, warm_start=False, momentum=0.9, early_stopping=False,
+                 verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
+                 early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  n_iter_no_change=10, init="glorot", active_fraction="auto",
                  hash_family="srp", bits_per_table=8, n_tables=64, bucket_size=128, bucket_policy="fifo",
@@ -576,7 +623,7 @@ class LSHMLPRegressor(RegressorMixin, BaseLSHMLP):
         return "squared"
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, sample_weight=None):
         """Update the model with a single epoch over the given data.
 
         Parameters
@@ -587,12 +634,15 @@ class LSHMLPRegressor(RegressorMixin, BaseLSHMLP):
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             The target values.
 
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights, read as :meth:`fit` reads them.
+
         Returns
         -------
         self : object
             Trained model.
         """
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def predict(self, X):
         """Predict using the network.
@@ -610,8 +660,8 @@ class LSHMLPRegressor(RegressorMixin, BaseLSHMLP):
         scores = self._output_scores(X)
         return scores.ravel() if self.n_outputs_ == 1 else scores
 
-    def _score(self, X, y):
-        return r2_score(y, self.predict(X))
+    def _score(self, X, y, sample_weight=None):
+        return r2_score(y, self.predict(X), sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

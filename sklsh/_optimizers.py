@@ -21,11 +21,19 @@ def init_state(solver, weights, biases):
 
 def step(state, weights, biases, grad_weights, grad_biases, touched, stamp, *,
          batch_size, alpha, learning_rate, beta_1, beta_2, epsilon, momentum,
-         n_threads):
+         n_threads, nesterov=False, weight_sum=None):
     """Apply one step to the rows of every layer stamped `stamp`, clearing their
-    gradient accumulators; rows the batch did not touch are left alone."""
-    scale = 1.0 / batch_size
-    l2 = alpha / batch_size
+    gradient accumulators; rows the batch did not touch are left alone.
+
+    The accumulated gradients are sums over the batch; as in scikit-learn's MLP they
+    are divided by the batch's size, or by its sum of sample weights when
+    `weight_sum` is given, and so is the L2 penalty (``alpha / weight_sum``). A batch
+    whose weights sum to 0 has a zero gradient. `nesterov` chooses Nesterov's
+    momentum for 'sgd' (scikit-learn's ``nesterovs_momentum``).
+    """
+    total = batch_size if weight_sum is None else weight_sum
+    scale = 1.0 / total if total != 0 else 0.0
+    l2 = alpha / total if total != 0 else 0.0
     state["t"] += 1
     if state["solver"] == "adam":
         t = state["t"]
@@ -38,4 +46,5 @@ def step(state, weights, biases, grad_weights, grad_biases, touched, stamp, *,
         for l, W in enumerate(weights):
             momentum_step(W, biases[l], grad_weights[l], grad_biases[l],
                           state["velocity_W"][l], state["velocity_b"][l], touched[l],
-                          stamp, scale, l2, learning_rate, momentum, n_threads)
+                          stamp, scale, l2, learning_rate, momentum, n_threads,
+                          bool(nesterov))

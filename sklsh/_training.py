@@ -18,6 +18,8 @@ from ._kernels._predict import sparse_times_dense
 QUERY_CHUNK = 4096
 # Units whose key codes are computed at once when the tables are refreshed
 REHASH_CHUNK = 16384
+# Multiply-adds of a batch's forward pass from which BLAS gets the trainer's threads
+BLAS_PARALLEL_MACS = 2**22
 
 
 class KernelInput:
@@ -154,7 +156,14 @@ class Trainer:
         refresh).
     settings : dict
         activation, loss, selection, solver, alpha, learning_rate, beta_1, beta_2,
-        epsilon, momentum, refresh_growth, n_threads.
+        epsilon, momentum, nesterov, refresh_growth, n_threads.
+
+    Attributes
+    ----------
+    learning_rate : float
+        The step size of the next batches, at first ``settings["learning_rate"]``;
+        the estimator sets it between epochs (the 'invscaling' and 'adaptive'
+        schedules).
     """
 
     def __init__(self, weights, biases, hashing, budgets, candidates, explore,
@@ -162,6 +171,7 @@ class Trainer:
         self.weights, self.biases, self.hashing = weights, biases, hashing
         self.optimizer, self.schedule, self.touched = optimizer, schedule, touched
         self.settings = settings
+        self.learning_rate = settings["learning_rate"]
         self.grad_weights = [np.zeros_like(W) for W in weights]
         self.grad_biases = [np.zeros_like(b) for b in biases]
         self.network = Network(weights, biases, hashing, list(budgets),
@@ -191,20 +201,44 @@ class Trainer:
                                         h, units, rebuild, _seed(rng), n_threads))
         self.schedule["last"] = self.schedule["batches"]
 
-    def batch(self, data, targets, rows, rng, max_interval):
-        """One optimizer step on the examples `rows`; returns their summed loss."""
+    def blas_threads(self, batch_size):
+        """Threads BLAS may use while training: one, as it only hashes the keys at
+        refreshes (small products), and its idle threads would spin against the
+        Hogwild threads for the cores."""
+        return 1
+
+    def gradients(self, data, targets, rows, seed, stamp, weights=None):
+        """Accumulate the gradients of the examples `rows` (summed, not averaged) and
+        stamp the rows written with `stamp`; returns (loss, macs, dense_macs,
+        hash_ops). `weights`, None or a C-contiguous float64 array of len(rows) (the
+        examples' sample weights, in the order of `rows`), scales each example's loss
+        and output delta; the loss returned is then the weighted sum."""
+        return batch_gradients(
+            self.network, *data.args(), rows, targets.label_ptr, targets.label_idx,
+            targets.Y, seed, stamp, self.settings["n_threads"],
+            _NO_WEIGHTS if weights is None else weights)
+
+    def batch(self, data, targets, rows, rng, max_interval, sample_weight=None):
+        """One optimizer step on the examples `rows`; returns their summed loss
+        (weighted by `sample_weight`, the weights of all the samples, when given: the
+        step then divides the gradient by the batch's sum of weights rather than by
+        its size, as scikit-learn's MLP does)."""
         s = self.settings
         stamp = self.schedule["batches"] + 1
-        loss, macs, dense, hops = batch_gradients(
-            self.network, *data.args(), rows, targets.label_ptr, targets.label_idx,
-            targets.Y, _seed(rng), stamp, s["n_threads"])
+        weights = weight_sum = None
+        if sample_weight is not None:
+            weights = np.ascontiguousarray(sample_weight[rows], dtype=np.float64)
+            weight_sum = float(weights.sum())
+        loss, macs, dense, hops = self.gradients(data, targets, rows, _seed(rng), stamp,
+                                                 weights)
         self.tally.add(macs, dense, hops)
         _optimizers.step(
             self.optimizer, self.weights, self.biases, self.grad_weights,
             self.grad_biases, self.touched, stamp, batch_size=len(rows),
-            alpha=s["alpha"], learning_rate=s["learning_rate"], beta_1=s["beta_1"],
+            alpha=s["alpha"], learning_rate=self.learning_rate, beta_1=s["beta_1"],
             beta_2=s["beta_2"], epsilon=s["epsilon"], momentum=s["momentum"],
-            n_threads=s["n_threads"])
+            n_threads=s["n_threads"], nesterov=s.get("nesterov", False),
+            weight_sum=weight_sum)
         self.schedule["batches"] = stamp
         if stamp >= self.schedule["next"]:
             self.refresh(rng)
@@ -303,3 +337,129 @@ def hashed_output_scores(network, first_state, X, seed, n_threads):
 
 def _seed(rng):
     return int(rng.randint(0, 2**62, dtype=np.int64))
+
+
+_NO_WEIGHTS = np.empty(0, dtype=np.float64)     # (batch_gradients: every weight 1)
+
+
+class DenseTrainer(Trainer):
+    """A :class:`Trainer` for a network with no hashed layer on dense rows: each
+    batch's forward and backward passes are matrix products over the whole batch
+    (BLAS, as scikit-learn's MLP computes them), where the per-example kernels would
+    read every weight once per example. The optimizer step, the schedule and the
+    tally are the kernels' path's own, so the two paths train the same model."""
+
+    def __init__(self, weights, biases, hashing, budgets, candidates, explore,
+                 optimizer, schedule, touched, settings):
+        if any(h is not None for h in hashing):
+            raise ValueError("DenseTrainer trains networks with no hashed layer")
+        # BLAS runs the products on the threads; the optimizer's step runs on one,
+        # since OpenMP threads woken between BLAS calls contend with BLAS's spinning
+        # threads for the cores (a step took 20x longer on two threads than on one)
+        super().__init__(weights, biases, hashing, budgets, candidates, explore,
+                         optimizer, schedule, touched, dict(settings, n_threads=1))
+        self.n_threads = settings["n_threads"]
+        # multiply-adds per example: forward, and backward (weights; inputs' deltas
+        # past the first layer), counted as the kernels count them
+        self._macs = sum(W.size * (2 if l == 0 else 3) for l, W in enumerate(weights))
+
+    def blas_threads(self, batch_size):
+        """The trainer's threads for the products of batches of at least
+        BLAS_PARALLEL_MACS multiply-adds, else one: below that, waking a second
+        thread costs more than it saves (ten times slower on two threads for
+        digits' 64-100-10 network)."""
+        if batch_size * sum(W.size for W in self.weights) >= BLAS_PARALLEL_MACS:
+            return self.n_threads
+        return 1
+
+    def gradients(self, data, targets, rows, seed, stamp, weights=None):
+        if data.sparse:
+            raise ValueError("DenseTrainer reads dense rows")
+        s = self.settings
+        activation, last = s["activation"], len(self.weights) - 1
+        activations = [data.dense[rows]]
+        for l, (W, b) in enumerate(zip(self.weights, self.biases)):
+            z = activations[-1] @ W.T
+            z += b
+            activations.append(activate(activation, z) if l < last else z)
+        loss, delta = output_delta(s["loss"], activations[-1], targets, rows)
+        if weights is not None:
+            delta *= weights.astype(delta.dtype)[:, None]
+            loss = float(np.dot(loss, weights))
+        else:
+            loss = float(loss.sum())
+        for l in range(last, -1, -1):
+            W = self.weights[l]
+            np.matmul(delta.T, activations[l], out=self.grad_weights[l])
+            np.sum(delta, axis=0, out=self.grad_biases[l])
+            # the kernels' rule: a unit is updated when some example gave it a
+            # gradient (a unit dead to the whole batch keeps its weights and moments)
+            self.touched[l][(delta != 0).any(axis=0)] = stamp
+            if l > 0:
+                delta = delta @ W
+                _activation_derivative(activation, activations[l], delta)
+        n = len(rows)
+        return loss, n * self._macs, n * self._macs, 0
+
+
+def output_delta(loss, z, targets, rows):
+    """Per-example loss and d loss / d z of the output pre-activations `z` of the
+    examples `rows` (# INOUT z: it becomes the delta), as the kernels' output_delta
+    computes them: "softmax" spreads a row's target mass evenly over its labels (a row
+    with none contributes nothing), "sigmoid" is a logistic loss per output, "squared"
+    half the squared error."""
+    if loss == "squared":
+        z -= targets.Y[rows]
+        return 0.5 * np.einsum("ij,ij->i", z, z, dtype=np.float64), z
+    n, n_out = z.shape
+    starts, stops = targets.label_ptr[rows], targets.label_ptr[rows + 1]
+    counts = stops - starts
+    example = np.repeat(np.arange(n), counts)
+    # positions of the examples' labels in label_idx, example by example
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    labels = targets.label_idx[np.repeat(starts, counts) + offsets]
+    if loss == "softmax":
+        m = z.max(axis=1, keepdims=True)
+        z -= m
+        log_total = np.log(np.exp(z).sum(axis=1, keepdims=True))
+        t = (1.0 / np.maximum(counts, 1))
+        value = -np.bincount(example, weights=t[example] * (z[example, labels]
+                                                             - log_total[example, 0]),
+                             minlength=n)
+        z -= log_total
+        np.exp(z, out=z)
+        # (a row's labels are distinct: CSR columns)
+        z[example, labels] -= t[example].astype(z.dtype)
+        z[counts == 0] = 0
+        return value, z
+    # sigmoid
+    value = (np.logaddexp(0, z).sum(axis=1, dtype=np.float64)
+             - np.bincount(example, weights=z[example, labels], minlength=n))
+    activate("logistic", z)
+    z[example, labels] -= 1
+    return value, z
+
+
+def activate(name, z):
+    """Apply the activation `name` to z in place; returns z."""
+    if name == "relu":
+        np.maximum(z, 0, out=z)
+    elif name == "tanh":
+        np.tanh(z, out=z)
+    elif name == "logistic":
+        np.negative(z, out=z)
+        with np.errstate(over="ignore"):    # exp(-z) = inf: the unit outputs 0
+            np.exp(z, out=z)
+        z += 1
+        np.reciprocal(z, out=z)
+    return z
+
+
+def _activation_derivative(name, a, delta):
+    """delta *= f'(z), written from the activations a = f(z) (# INOUT delta)."""
+    if name == "relu":
+        delta[a <= 0] = 0
+    elif name == "tanh":
+        delta *= 1 - a * a
+    elif name == "logistic":
+        delta *= a * (1 - a)

@@ -2,6 +2,8 @@
 what to change, raised before anything large is allocated or any kernel runs; odd but
 valid input (string labels, other sparse formats, Fortran order, read-only arrays)
 just works; X and y are never written to."""
+import re
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -220,8 +222,16 @@ def test_invalid_parameters_are_refused_by_name(Estimator, params, name):
 def test_bad_active_fraction_list_raises(digits):
     """A per-layer active_fraction needs one value per hidden layer plus the output."""
     X, y = digits
-    with pytest.raises(ValueError, match="active_fraction has 2 values"):
+    with pytest.raises(ValueError, match=re.escape(
+            "active_fraction=[0.5, 0.5] has 2 values, but this network has 3 layers: "
+            "give one float for all, or a list of 3: one per hidden layer (2), then one "
+            "for the output layer.")):
         small_clf(hidden_layer_sizes=(16, 16), active_fraction=[0.5, 0.5]).fit(X, y)
+    with pytest.raises(ValueError, match=re.escape(
+            "active_fraction=[0.1] has 1 value, but this network has 2 layers: give "
+            "one float for all, or a list of 2: one per hidden layer (1), then one for "
+            "the output layer.")):
+        small_clf(hidden_layer_sizes=(16,), active_fraction=[0.1]).fit(X, y)
     with pytest.raises(ValueError, match="active_fraction values must lie in"):
         small_clf(hidden_layer_sizes=(16,), active_fraction=[0.5, 0.0]).fit(X, y)
     clf = small_clf(hidden_layer_sizes=(16, 16), active_fraction=[0.5, 0.25, 1.0],
@@ -237,14 +247,14 @@ def test_bad_active_fraction_list_raises(digits):
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_configurations_beyond_the_machine_are_refused_before_allocating(Estimator,
                                                                        params):
-    """A model that would need more memory than the machine has is refused with the
-    amount and what to reduce, before anything is allocated: the call returns at
-    once and leaves the estimator unfitted."""
+    """A model that would need more memory than this process may use is refused with
+    the amount and what to reduce, before anything is allocated: the call returns at
+    once and leaves the estimator unfitted (see test_memory_guard.py)."""
     rng = np.random.RandomState(0)
     X = rng.rand(20, 50_000)
     y = np.arange(20) % 2 if Estimator is LSHMLPClassifier else rng.rand(20)
     model = Estimator(max_iter=1, **params)
-    with pytest.raises(ValueError, match="GiB .* more than the .* GiB of memory this "
-                                         "machine has. Reduce"):
+    with pytest.raises(ValueError, match="This configuration needs .* GiB: .* GiB are "
+                                         "available \\(.*\\)\\. Reduce"):
         model.fit(X, y)
     assert not hasattr(model, "coefs_")

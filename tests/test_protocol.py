@@ -125,6 +125,25 @@ def test_verbose_prints_one_progress_line_per_epoch(digits, capsys):
     assert "Iteration" not in capsys.readouterr().out     # quiet by default
 
 
+def test_verbose_with_early_stopping_prints_the_validation_score(digits, capsys):
+    """With early_stopping, each epoch's progress line is followed by its validation
+    score, as scikit-learn's MLP prints it ("Validation score: %f")."""
+    X, y = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = small_clf(active_fraction=0.25, max_iter=3, verbose=True,
+                        early_stopping=True, n_iter_no_change=10).fit(X, y)
+    lines = [l for l in capsys.readouterr().out.splitlines()
+             if l.startswith(("Iteration", "Validation score"))]
+    assert len(lines) == 2 * clf.n_iter_ == 6
+    assert all(l.startswith("Iteration") for l in lines[::2])
+    assert lines[1::2] == ["Validation score: %f" % s for s in clf.validation_scores_]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        small_clf(max_iter=2, verbose=True).fit(X, y)
+    assert "Validation score" not in capsys.readouterr().out   # not without it
+
+
 def test_interrupted_fit_leaves_a_usable_model(digits, monkeypatch):
     """Ctrl-C during fit stops training with a warning; the model is consistent
     (finite, predicts, keeps training) and holds the epochs it finished."""

@@ -21,9 +21,17 @@ CHECKED = [
 
 # check name -> why it is expected to fail, per estimator class. Empty: every check
 # passes. (A reason must be one a scikit-learn maintainer would accept.)
+_RANDOM_DRAWS = (
+    "sample_weight is not equivalent to removing/repeating samples on hashed layers: "
+    "an example's random draws (exploration units, the random fill of a short "
+    "candidate list) come from its row's own stream, so a repeated row is drawn "
+    "anew where a weighted one is drawn once, as with a bootstrap. The check passes "
+    "on a network without random draws (tests/test_mlp_parameters.py), and the "
+    "kernels' weighting is tested exactly on hashed layers there.")
 EXPECTED_FAILURES = {
-    "LSHMLPClassifier": {},
-    "LSHMLPRegressor": {},
+    name: {"check_sample_weight_equivalence_on_dense_data": _RANDOM_DRAWS,
+           "check_sample_weight_equivalence_on_sparse_data": _RANDOM_DRAWS}
+    for name in ("LSHMLPClassifier", "LSHMLPRegressor")
 }
 
 

@@ -338,9 +338,11 @@ cdef double run_example(Network net, const floating *x, const int *x_ids, int x_
                         bint x_dense, const int *q_buckets, const uint64_t *q_sketch,
                         const int *labels, int n_labels,
                         const floating *y, Work *w, uint64_t *rng, bint training,
-                        int stamp, int *score_ids, floating *scores) noexcept nogil:
+                        int stamp, int *score_ids, floating *scores,
+                        double weight) noexcept nogil:
     """Forward one example through the active sets. When `training`, add its
-    gradients into the accumulators and return its loss; otherwise write its active
+    gradients into the accumulators and return its loss, both scaled by its sample
+    `weight` (as scikit-learn's MLP scales the output deltas); otherwise write its active
     outputs' ids and scores, padded to the output width (`Network.output_width`)
     with id -1 and score -inf (# OUT score_ids, scores). w.tally counts the work.
 
@@ -425,6 +427,12 @@ cdef double run_example(Network net, const floating *x, const int *x_ids, int x_
     value = output_delta(net.loss_kind, <floating *> w.act[last], w.n_active[last],
                          w.ids[last], w.label_pos, n_labels, y,
                          <floating *> w.delta[last])
+    if weight != 1:
+        # (a zero weight zeroes every delta: backward then touches no row)
+        value *= weight
+        z = <floating *> w.delta[last]
+        for a in range(w.n_active[last]):
+            z[a] = <floating>(z[a] * weight)
     for l in range(last, -1, -1):
         L = &net.layers[l]
         k = w.n_active[l]
@@ -517,7 +525,8 @@ def batch_gradients(Network net, const floating[:, ::1] X, const floating[::1] d
                     const int[:, ::1] q_buckets, const uint64_t[:, ::1] q_sketch,
                     const int64_t[::1] rows, const int64_t[::1] label_ptr,
                     const int[::1] label_idx, const floating[:, ::1] Y,
-                    uint64_t seed, int stamp, int n_threads):
+                    uint64_t seed, int stamp, int n_threads,
+                    const double[::1] weights=None):
     """Add the gradients of the examples `rows` into the accumulators, Hogwild.
 
     X is dense ``(n_samples, n_features)`` unless `sparse`, when the rows are the CSR
@@ -525,12 +534,14 @@ def batch_gradients(Network net, const floating[:, ::1] X, const floating[::1] d
     layer's packed query codes per row (see `pack_codes`), or no rows (hash here).
     Labels of row r are ``label_idx[label_ptr[r]:label_ptr[r + 1]]`` (classification); Y holds regression
     targets. Each example draws from its own stream ``(seed, r)``. Rows written are
-    stamped with `stamp` (> 0).
+    stamped with `stamp` (> 0). `weights`, None or empty (every weight 1) or one per
+    entry of `rows` in its order, scales each example's loss and output delta (its
+    sample weight, as in scikit-learn's MLP); an example of weight 0 adds nothing.
 
     Returns
     -------
     loss : float
-        Summed loss of the examples.
+        Summed (weighted) loss of the examples.
     macs, dense_macs, hash_ops : int
         Multiply-adds done, those the dense network would do, hashing operations.
     """
@@ -544,6 +555,11 @@ def batch_gradients(Network net, const floating[:, ::1] X, const floating[::1] d
     if stamp <= 0 or n_threads < 1:
         raise ValueError("stamp and n_threads must be positive")
     cdef Py_ssize_t i, n = rows.shape[0]
+    cdef bint weighted = weights is not None and weights.shape[0] > 0
+    if weighted and weights.shape[0] != n:
+        raise ValueError(f"weights has {weights.shape[0]} entries but the batch has "
+                         f"{n} rows: give one weight per row, or none")
+    cdef double wt
     cdef int64_t r, lo
     cdef double loss = 0
     cdef int64_t macs = 0, dense_macs = 0, hash_ops = 0
@@ -573,17 +589,18 @@ def batch_gradients(Network net, const floating[:, ::1] X, const floating[::1] d
             qb = &q_buckets[r, 0] if queries else NULL
             qs = &q_sketch[r, 0] if queries else NULL
             n_lab = <int>(label_ptr[r + 1] - lo) if has_labels else 0
+            wt = weights[i] if weighted else 1.0
             if sparse:
                 loss += run_example(
                     net, dp + indptr[r], ip + indptr[r], <int>(indptr[r + 1] - indptr[r]),
                     False, qb, qs, lp + lo, n_lab,
                     &Y[r, 0] if not has_labels else NULL, w, &rng, True, stamp, NULL,
-                    NULL)
+                    NULL, wt)
             else:
                 loss += run_example(
                     net, &X[r, 0], NULL, <int>X.shape[1], True, qb, qs, lp + lo, n_lab,
                     &Y[r, 0] if not has_labels else NULL, w, &rng, True, stamp, NULL,
-                    NULL)
+                    NULL, wt)
             macs += w.tally[0]
             dense_macs += w.tally[1]
             hash_ops += w.tally[2]
@@ -635,10 +652,10 @@ def hashed_scores(Network net, const floating[:, ::1] X, const floating[::1] dat
             if sparse:
                 run_example(net, dp + indptr[r], ip + indptr[r],
                             <int>(indptr[r + 1] - indptr[r]), False, qb, qs, NULL, 0,
-                            NULL, w, &rng, False, 0, &out_ids[r, 0], &out[r, 0])
+                            NULL, w, &rng, False, 0, &out_ids[r, 0], &out[r, 0], 1.0)
             else:
                 run_example(net, &X[r, 0], NULL, <int>X.shape[1], True, qb, qs, NULL, 0,
-                            NULL, w, &rng, False, 0, &out_ids[r, 0], &out[r, 0])
+                            NULL, w, &rng, False, 0, &out_ids[r, 0], &out[r, 0], 1.0)
         net.free_work(w)
     if failed[0]:
         raise MemoryError("could not allocate the per-thread buffers")

@@ -5,7 +5,8 @@ Rows whose `touched` stamp equals this batch's number had a gradient accumulated
 gets its step (Adam, or SGD with momentum) and its accumulator is cleared. Untouched
 rows keep their weights and moments as they are, so a step costs the rows the batch
 used, not the model. The gradient of a weight is `g * scale + l2 * w`, scikit-learn's
-MLP form (scale = 1 / batch size, l2 = alpha / batch size); biases get no penalty.
+MLP form (scale = 1 / batch size, l2 = alpha / batch size; with sample weights, the
+batch's sum of weights in place of its size); biases get no penalty.
 """
 from cython cimport floating
 from cython.parallel cimport prange
@@ -25,11 +26,11 @@ cdef inline void adam_row(floating *w, floating *g, floating *m, floating *v, in
 
 cdef inline void momentum_row(floating *w, floating *g, floating *vel, int n,
                               double scale, double l2, double lr,
-                              double momentum) noexcept nogil:
+                              double momentum, bint nesterov) noexcept nogil:
     if floating is float:
-        sk_momentum_row_f32(w, g, vel, n, scale, l2, lr, momentum)
+        sk_momentum_row_f32(w, g, vel, n, scale, l2, lr, momentum, nesterov)
     else:
-        sk_momentum_row_f64(w, g, vel, n, scale, l2, lr, momentum)
+        sk_momentum_row_f64(w, g, vel, n, scale, l2, lr, momentum, nesterov)
 
 
 def _check(W, b, gW, gb, *moments, touched):
@@ -69,9 +70,11 @@ def adam_step(floating[:, ::1] W, floating[::1] b, floating[:, ::1] gW,
 def momentum_step(floating[:, ::1] W, floating[::1] b, floating[:, ::1] gW,
                   floating[::1] gb, floating[:, ::1] velW, floating[::1] velb,
                   const int[::1] touched, int stamp, double scale, double l2,
-                  double lr, double momentum, int n_threads):
+                  double lr, double momentum, int n_threads, bint nesterov=False):
     """One SGD-with-momentum step on the rows stamped `stamp`
-    (# INOUT W, b, velocities; # OUT gW, gb)."""
+    (# INOUT W, b, velocities; # OUT gW, gb): scikit-learn's SGDOptimizer update,
+    ``vel = momentum * vel - lr * grad``, then ``W += momentum * vel - lr * grad``
+    with `nesterov`, else ``W += vel`` (heavy ball)."""
     _check(W, b, gW, gb, velW, velb, touched=touched)
     cdef Py_ssize_t j, n_in = W.shape[1]
     if W.shape[0] == 0 or n_in == 0:
@@ -82,5 +85,5 @@ def momentum_step(floating[:, ::1] W, floating[::1] b, floating[:, ::1] gW,
             if touched[j] != stamp:
                 continue
             momentum_row(&W[j, 0], &gW[j, 0], &velW[j, 0], <int>n_in, scale, l2, lr,
-                         momentum)
-            momentum_row(&b[j], &gb[j], &velb[j], 1, scale, 0, lr, momentum)
+                         momentum, nesterov)
+            momentum_row(&b[j], &gb[j], &velb[j], 1, scale, 0, lr, momentum, nesterov)

@@ -112,9 +112,21 @@ SKLSH_CLONES static void sk_adam_row_##S(T *w, T *g, T *m, T *v, int n, T scale,
         g[i] = 0;                                                                   \
     }                                                                               \
 }                                                                                   \
-/* One step of SGD with (heavy-ball) momentum on a row; clears the accumulator. */ \
+/* One step of SGD with momentum on a row; clears the accumulator. As            \
+ * scikit-learn's SGDOptimizer: vel = momentum * vel - lr * grad, then            \
+ * w += momentum * vel - lr * grad (Nesterov's) or w += vel (heavy ball). */      \
 SKLSH_CLONES static void sk_momentum_row_##S(T *w, T *g, T *vel, int n, T scale,   \
-        T l2, T lr, T momentum) {                                                   \
+        T l2, T lr, T momentum, int nesterov) {                                     \
+    if (nesterov) {                                                                 \
+        _Pragma("omp simd")                                                         \
+        for (int i = 0; i < n; i++) {                                               \
+            T gi = g[i] * scale + l2 * w[i];                                        \
+            vel[i] = momentum * vel[i] - lr * gi;                                   \
+            w[i] += momentum * vel[i] - lr * gi;                                    \
+            g[i] = 0;                                                               \
+        }                                                                           \
+        return;                                                                     \
+    }                                                                               \
     _Pragma("omp simd")                                                             \
     for (int i = 0; i < n; i++) {                                                   \
         T gi = g[i] * scale + l2 * w[i];                                            \

@@ -30,9 +30,9 @@ cdef extern from "_vec.h" nogil:
     void sk_adam_row_f64(double *w, double *g, double *m, double *v, int n, double scale,
                          double l2, double lr_t, double beta1, double beta2, double eps)
     void sk_momentum_row_f32(float *w, float *g, float *vel, int n, float scale,
-                             float l2, float lr, float momentum)
+                             float l2, float lr, float momentum, int nesterov)
     void sk_momentum_row_f64(double *w, double *g, double *vel, int n, double scale,
-                             double l2, double lr, double momentum)
+                             double l2, double lr, double momentum, int nesterov)
 
 
 cdef inline floating dot(const floating *a, const floating *b, int n) noexcept nogil:

@@ -1,0 +1,147 @@
+"""The BLAS path (``sklsh._training.DenseTrainer``) against the NumPy reference of
+test_gradients and against the kernels' path, and its choice by the estimators."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.datasets import load_digits, make_regression
+
+from sklsh import LSHMLPClassifier, LSHMLPRegressor
+from sklsh import _training
+from sklsh._optimizers import init_state
+from sklsh._training import DenseTrainer, KernelInput, Targets, Trainer
+
+from test_gradients import ACTIVATIONS, LOSSES, ROWS, make_problem, reference
+
+
+def make_trainer(cls, p, activation, n_threads=1):
+    weights = [W.copy() for W in p["weights"]]
+    biases = [b.copy() for b in p["biases"]]
+    n = len(weights)
+    touched = [np.zeros(W.shape[0], dtype=np.int32) for W in weights]
+    settings = dict(activation=activation, loss=p["kernel_loss"], selection="topk",
+                    alpha=0.0, learning_rate=1e-3, beta_1=0.9, beta_2=0.999,
+                    epsilon=1e-8, momentum=0.9, refresh_growth=1.5, n_threads=n_threads)
+    schedule = {"batches": 0, "next": 50, "interval": 50.0, "last": 0}
+    return cls(weights, biases, [None] * n, [W.shape[0] for W in weights],
+               [W.shape[0] for W in weights], [0] * n,
+               init_state("adam", weights, biases), schedule, touched, settings)
+
+
+def targets_of(p):
+    return Targets(p["X"].dtype, p["label_ptr"], p["label_idx"],
+                   p["Y"] if p["kernel_loss"] == "squared" else None)
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_dense_gradients_match_numpy_reference(activation, loss):
+    p = make_problem(loss, seed=1)
+    trainer = make_trainer(DenseTrainer, p, activation)
+    value, macs, dense_macs, hops = trainer.gradients(
+        KernelInput(p["X"], p["X"].dtype), targets_of(p), ROWS, 0, 1)
+    ref_value, ref_w, ref_b = reference(p, activation)
+    assert value == pytest.approx(ref_value, rel=1e-12, abs=1e-12)
+    for l in range(len(ref_w)):
+        np.testing.assert_allclose(trainer.grad_weights[l], ref_w[l], rtol=1e-10,
+                                   atol=1e-12)
+        np.testing.assert_allclose(trainer.grad_biases[l], ref_b[l], rtol=1e-10,
+                                   atol=1e-12)
+        # stamped: the units given a gradient, as the kernels stamp them
+        np.testing.assert_array_equal(trainer.touched[l] == 1,
+                                      (ref_w[l] != 0).any(axis=1) | (ref_b[l] != 0))
+    assert all(np.abs(g).max() > 1e-3 for g in trainer.grad_weights[1:])
+    assert macs == dense_macs > 0 and hops == 0
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_dense_gradients_weight_each_example(loss):
+    """With example weights, the loss and gradients are the weighted sums of the
+    examples' own."""
+    p = make_problem(loss, seed=2)
+    w = np.array([0.5, 2.0, 0.0, 1.0, 3.0])
+    trainer = make_trainer(DenseTrainer, p, "tanh")
+    value = trainer.gradients(KernelInput(p["X"], p["X"].dtype), targets_of(p), ROWS,
+                              0, 1, w)[0]
+    expected_value, expected_w = 0.0, [np.zeros_like(W) for W in p["weights"]]
+    for r, weight in zip(ROWS, w):
+        v, gw, _ = reference(p, "tanh", rows=np.array([r]))
+        expected_value += weight * v
+        for l, g in enumerate(gw):
+            expected_w[l] += weight * g
+    assert value == pytest.approx(expected_value, rel=1e-12, abs=1e-12)
+    for l, g in enumerate(expected_w):
+        np.testing.assert_allclose(trainer.grad_weights[l], g, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_dense_and_kernel_paths_take_the_same_step(loss):
+    """One full batch step (gradients, Adam) on each path gives the same weights."""
+    p = make_problem(loss, seed=3)
+    out = []
+    for cls in (DenseTrainer, Trainer):
+        trainer = make_trainer(cls, p, "relu")
+        trainer.batch(KernelInput(p["X"], p["X"].dtype), targets_of(p), ROWS,
+                      np.random.RandomState(0), 10)
+        out.append(trainer.weights)
+    for a, b in zip(*out):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+        # the step moved the weights
+    assert not np.allclose(out[0][0], p["weights"][0])
+
+
+def test_dense_trainer_refuses_hashed_layers_and_sparse_rows():
+    p = make_problem("softmax")
+    trainer = make_trainer(DenseTrainer, p, "relu")
+    with pytest.raises(ValueError, match="dense rows"):
+        trainer.gradients(KernelInput(sp.csr_matrix(p["X"]), p["X"].dtype),
+                          targets_of(p), ROWS, 0, 1)
+
+
+def test_blas_threads_follow_the_batch_size():
+    p = make_problem("softmax")
+    trainer = make_trainer(DenseTrainer, p, "relu", n_threads=2)
+    n_params = sum(W.size for W in trainer.weights)
+    assert trainer.blas_threads(1) == 1
+    assert trainer.blas_threads(-(-_training.BLAS_PARALLEL_MACS // n_params)) == 2
+    assert make_trainer(Trainer, p, "relu", n_threads=2).blas_threads(10**9) == 1
+
+
+def _spy(monkeypatch):
+    """Record which trainer class each fit builds."""
+    used = []
+    for cls in (Trainer, DenseTrainer):
+        original = cls.gradients
+
+        def spy(self, *args, _original=original, **kwargs):
+            used.append(type(self).__name__)
+            return _original(self, *args, **kwargs)
+        monkeypatch.setattr(cls, "gradients", spy)
+    return used
+
+
+def test_estimators_choose_the_blas_path_for_dense_networks(monkeypatch):
+    X, y = load_digits(return_X_y=True)
+    X = X[:300] / 16
+    y = y[:300]
+    used = _spy(monkeypatch)
+    LSHMLPClassifier(hidden_layer_sizes=(20,), max_iter=2, random_state=0).fit(X, y)
+    assert set(used) == {"DenseTrainer"}
+    used.clear()
+    # sparse rows, or a hashed layer: the kernels
+    LSHMLPClassifier(hidden_layer_sizes=(20,), max_iter=2,
+                     random_state=0).fit(sp.csr_matrix(X), y)
+    assert set(used) == {"Trainer"}
+    used.clear()
+    LSHMLPClassifier(hidden_layer_sizes=(64,), active_fraction=[0.25, 1.0], max_iter=2,
+                     random_state=0).fit(X, y)
+    assert set(used) == {"Trainer"}
+
+
+def test_blas_path_learns_and_is_deterministic():
+    X, y = make_regression(400, 10, noise=1.0, random_state=0)
+    y = y / y.std()
+    fits = [LSHMLPRegressor(hidden_layer_sizes=(32, 32), max_iter=100, random_state=0,
+                            n_threads=1).fit(X, y) for _ in range(2)]
+    assert fits[0].score(X, y) > 0.95
+    for a, b in zip(fits[0].coefs_, fits[1].coefs_):
+        np.testing.assert_array_equal(a, b)
