@@ -142,6 +142,10 @@ def load(name, seed, cache):
                 "by top-level module, TF-IDF")
     else:
         raise SystemExit(f"unknown data {name!r}; known: {', '.join(DATASETS)}")
+    if DATASETS[name][0] == "regression":
+        # float32 targets too: a float64 y makes scikit-learn's MLP run its backward
+        # pass in float64
+        y_train, y_test = y_train.astype(np.float32), y_test.astype(np.float32)
     return (X_train.astype(np.float32), X_test.astype(np.float32), y_train, y_test,
             what)
 
@@ -149,7 +153,12 @@ def load(name, seed, cache):
 def prepare(name, seed, cache):
     """Write the data set's split to a folder of the cache (once per seed and
     Python version); returns the folder and what it holds."""
-    key = hashlib.sha1(f"{name}-{seed}-{platform.python_version()}".encode()).hexdigest()
+    # the split changes with the seed, the Python version (the docstrings) and this
+    # script and the loaders (their code, hashed): a stale cache is never reused
+    sources = b"".join(Path(f).read_bytes() for f in (
+        __file__, REPO / "sklsh" / "datasets.py"))
+    key = hashlib.sha1(f"{name}-{seed}-{platform.python_version()}".encode()
+                       + sources).hexdigest()
     folder = Path(cache) / f"vs-mlp-{name}-{key[:8]}"
     meta_path = folder / "meta.json"
     if meta_path.exists():
@@ -222,6 +231,7 @@ def worker(args):
         pred = model.predict(Xt)
         predict = time.perf_counter() - start
     score, metric = _score(meta["task"], yt, pred)
+    params = {k: v for k, v in model.get_params().items() if not callable(v)}
     score_exact = None
     if args.worker == "sklsh" and any(h is not None for h in model._hash_states):
         # the same network predicting with every unit computed (see `inference`)
@@ -233,8 +243,7 @@ def worker(args):
                n_iter=(int(np.max(model.n_iter_)) if hasattr(model, "n_iter_")
                        else None),
                mult_fraction=getattr(model, "mult_fraction_", None),
-               params={k: v for k, v in model.get_params().items()
-                       if not callable(v)})
+               params=params)
     print("RESULT " + json.dumps(row, default=str), flush=True)
     log(f"[{args.worker}] {meta['name']}: train {train:.2f} s, {metric} {score:.4f}")
     return 0

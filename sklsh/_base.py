@@ -192,6 +192,13 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
             raise ValueError(f"hidden_layer_sizes must be positive integers, got {sizes}.")
         return [int(s) for s in sizes]
 
+    def _batch_size(self, n_rows=None):
+        """Examples per optimizer step over `n_rows` training rows: 'auto' is
+        ``min(200, n_rows)``, and a larger batch_size is clipped to the rows (None:
+        rows unknown, no clipping)."""
+        batch = 200 if self.batch_size == "auto" else int(self.batch_size)
+        return batch if n_rows is None else max(1, min(batch, n_rows))
+
     def _fractions(self, n_layers):
         """Active fraction per layer (hidden layers, then the output layer).
 
@@ -340,9 +347,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         group = "workspace"
         widest = max(layer_units[1:])
         if not hashed and (X is None or not sp.issparse(X)):
-            batch = 200 if self.batch_size == "auto" else self.batch_size
-            if X is not None:
-                batch = min(batch, X.shape[0])       # (fit clips it to the rows)
+            batch = self._batch_size(None if X is None else X.shape[0])
             # the activations kept for the backward pass, a delta of the widest layer
             # beside them and its activation derivative's mask (the input rows are
             # left out: a block of X, counted with the data)
@@ -582,9 +587,8 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
                  beta_2=self.beta_2, epsilon=self.epsilon, momentum=self.momentum,
                  nesterov=self.nesterovs_momentum,
                  refresh_growth=self.refresh_growth, n_threads=self.n_threads_))
-        batch = X.shape[0] if self.batch_size == "auto" else self.batch_size
         with _get_threadpool_controller().limit(
-                limits=trainer.blas_threads(min(batch, 200, X.shape[0])), user_api="blas"):
+                limits=trainer.blas_threads(self._batch_size(X.shape[0])), user_api="blas"):
             if rebuild:
                 trainer.refresh(self._random_state, full=True)
             self._fit_stochastic(X, y, targets, trainer, incremental, sample_weight)
@@ -626,13 +630,10 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
             train_rows = np.sort(train_rows)
             self._best_state = self._snapshot()
         n_train = train_rows.shape[0]
-        if self.batch_size == "auto":
-            batch_size = min(200, n_train)
-        else:
-            if self.batch_size > n_train:
-                warnings.warn(f"batch_size={self.batch_size} is larger than the "
-                              f"{n_train} training samples; it is clipped to {n_train}.")
-            batch_size = int(np.clip(self.batch_size, 1, n_train))
+        if self.batch_size != "auto" and self.batch_size > n_train:
+            warnings.warn(f"batch_size={self.batch_size} is larger than the "
+                          f"{n_train} training samples; it is clipped to {n_train}.")
+        batch_size = self._batch_size(n_train)
         n_batches = -(-n_train // batch_size)
         data = KernelInput(X, self.coefs_[0].dtype)
         trainer.prepare(data)

@@ -38,8 +38,9 @@ _PARAMETERS = """
         Strength of the L2 penalty, applied to the rows a batch updates.
 
     batch_size : int or 'auto', default='auto'
-        Examples per optimizer step; 'auto' is ``min(200, n_samples)``. The examples
-        of a batch are processed in parallel (Hogwild).
+        Examples per optimizer step; 'auto' is ``min(200, n_samples)``. A batch is
+        processed by matrix products over all its examples where no layer is hashed
+        and the rows are dense, otherwise its examples in parallel (Hogwild).
 
     learning_rate : {{'constant', 'invscaling', 'adaptive'}}, default='constant'
         Learning rate schedule for weight updates. Only used when ``solver='sgd'``.
@@ -225,7 +226,9 @@ _PARAMETERS = """
         budget. May be set on a fitted model.
 
     n_threads : int or None, default=None
-        Threads of the Hogwild kernels. None uses what OpenMP allows now (all
+        Threads of the Hogwild kernels, and of BLAS's products where a batch
+        trains by matrix products and is large enough to gain from more than one
+        thread. None uses what OpenMP allows now (all
         cores, or fewer under ``OMP_NUM_THREADS``, threadpoolctl or joblib limits).
         A negative value counts as joblib's ``n_jobs`` does: -1 uses every core
         this process may run on (its CPU affinity and cgroup quota), -2 all but
@@ -379,11 +382,14 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
             # the labels of row r are the column ids of its non-zero entries, read
             # straight from the CSR structure
             Y = sp.csr_matrix(y)
+            if not Y.has_canonical_format:
+                # a label stored twice is one label (sorted, duplicates merged; the
+                # caller's matrix is left alone)
+                Y = Y.copy()
+                Y.sum_duplicates()
             if Y.nnz and not Y.data.all():
                 Y = Y.copy()
                 Y.eliminate_zeros()
-            if not Y.has_sorted_indices:
-                Y = Y.sorted_indices()
             self.n_outputs_ = Y.shape[1]
             self.out_activation_ = self.multilabel_loss
             return Targets(dtype, Y.indptr, Y.indices), Y.shape[1]

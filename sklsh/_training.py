@@ -355,7 +355,7 @@ class DenseTrainer(Trainer):
             raise ValueError("DenseTrainer trains networks with no hashed layer")
         # BLAS runs the products on the threads; the optimizer's step runs on one,
         # since OpenMP threads woken between BLAS calls contend with BLAS's spinning
-        # threads for the cores (a step took 20x longer on two threads than on one)
+        # threads for the cores
         super().__init__(weights, biases, hashing, budgets, candidates, explore,
                          optimizer, schedule, touched, dict(settings, n_threads=1))
         self.n_threads = settings["n_threads"]
@@ -366,8 +366,7 @@ class DenseTrainer(Trainer):
     def blas_threads(self, batch_size):
         """The trainer's threads for the products of batches of at least
         BLAS_PARALLEL_MACS multiply-adds, else one: below that, waking a second
-        thread costs more than it saves (ten times slower on two threads for
-        digits' 64-100-10 network)."""
+        thread costs more than it saves."""
         if batch_size * sum(W.size for W in self.weights) >= BLAS_PARALLEL_MACS:
             return self.n_threads
         return 1

@@ -145,3 +145,56 @@ def test_blas_path_learns_and_is_deterministic():
     assert fits[0].score(X, y) > 0.95
     for a, b in zip(fits[0].coefs_, fits[1].coefs_):
         np.testing.assert_array_equal(a, b)
+
+
+def test_dense_trainer_refuses_a_hashed_layer():
+    p = make_problem("softmax")
+    n = len(p["weights"])
+    with pytest.raises(ValueError, match="no hashed layer"):
+        DenseTrainer(p["weights"], p["biases"], [None] * (n - 1) + [{}], [1] * n,
+                     [1] * n, [0] * n, {}, {}, [], {})
+
+
+def test_dense_gradients_in_float32():
+    p = make_problem("softmax", seed=4, dtype=np.float32)
+    trainer = make_trainer(DenseTrainer, p, "relu")
+    value = trainer.gradients(KernelInput(p["X"], np.float32), targets_of(p), ROWS,
+                              0, 1)[0]
+    ref_value, ref_w, _ = reference(p, "relu")
+    assert value == pytest.approx(ref_value, rel=1e-5)
+    for l, g in enumerate(ref_w):
+        assert trainer.grad_weights[l].dtype == np.float32
+        np.testing.assert_allclose(trainer.grad_weights[l], g, rtol=1e-4, atol=1e-5)
+
+
+def test_fit_gives_blas_the_threads_of_large_batches(monkeypatch):
+    """The limit follows the batch fit uses: an explicit batch_size above 200
+    counts in full."""
+    seen = []
+    original = DenseTrainer.blas_threads
+
+    def spy(self, batch_size):
+        seen.append(batch_size)
+        return original(self, batch_size)
+    monkeypatch.setattr(DenseTrainer, "blas_threads", spy)
+    X, y = load_digits(return_X_y=True)
+    LSHMLPClassifier(hidden_layer_sizes=(20,), batch_size=1000, max_iter=1,
+                     random_state=0).fit(X / 16, y)
+    LSHMLPClassifier(hidden_layer_sizes=(20,), max_iter=1, random_state=0).fit(
+        X[:150] / 16, y[:150])
+    assert seen == [1000, 150]
+
+
+def test_duplicate_labels_in_a_csr_y_count_once():
+    """A label stored twice in a non-canonical CSR y is one label, on both paths."""
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:120] / 16, y[:120]
+    Y = sp.csr_matrix((np.ones(len(y)), y, np.arange(len(y) + 1)), shape=(120, 10))
+    Y2 = sp.csr_matrix((np.r_[np.ones(len(y)), np.ones(1)],
+                        np.r_[y[0], y], np.r_[0, np.arange(1, len(y) + 1) + 1]),
+                       shape=(120, 10))
+    assert not Y2.has_canonical_format
+    for rows in (X, sp.csr_matrix(X)):
+        fits = [LSHMLPClassifier(hidden_layer_sizes=(16,), max_iter=3, n_threads=1,
+                                 random_state=0).fit(rows, T) for T in (Y, Y2)]
+        np.testing.assert_array_equal(fits[0].coefs_[0], fits[1].coefs_[0])
