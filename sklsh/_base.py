@@ -108,6 +108,13 @@ def _format_bytes(nbytes):
     return f"{nbytes / 2**10:,.1f} KiB"
 
 
+def _trains_by_blas(X, plan):
+    """Whether a fit on X trains by BLAS products over each batch
+    (``_training.DenseTrainer``): no layer of the plan is hashed and the rows are
+    dense (None: X not known yet, counted as dense)."""
+    return (X is None or not sp.issparse(X)) and not any(h for _, h, _ in plan)
+
+
 def _store_params(estimator, params):
     """What an estimator's ``__init__`` does, by scikit-learn's rule: store each of its
     arguments under its own name, nothing else (``params`` is its ``locals()``)."""
@@ -346,7 +353,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         what = f"for training's buffers ({n_threads} thread{'s' * (n_threads != 1)})"
         group = "workspace"
         widest = max(layer_units[1:])
-        if not hashed and (X is None or not sp.issparse(X)):
+        if _trains_by_blas(X, plan):
             batch = self._batch_size(None if X is None else X.shape[0])
             # the activations kept for the backward pass, a delta of the widest layer
             # beside them and its activation derivative's mask (the input rows are
@@ -576,8 +583,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         # a network with no hashed layer on dense rows trains by BLAS products over
         # each batch; the kernels' per-example pass would read every weight once per
         # example (sparse rows keep the kernels: they read a row's few non-zeros)
-        dense = not sp.issparse(X) and not any(hashed for _, hashed, _ in plan)
-        trainer = (DenseTrainer if dense else Trainer)(
+        trainer = (DenseTrainer if _trains_by_blas(X, plan) else Trainer)(
             weights, self.intercepts_, self._hash_states, self._budgets,
             self._candidates, explore, self._optimizer_state, self._schedule, self._touched,
             dict(activation=self.activation, loss=self._loss_name(),

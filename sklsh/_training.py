@@ -237,7 +237,7 @@ class Trainer:
             self.grad_biases, self.touched, stamp, batch_size=len(rows),
             alpha=s["alpha"], learning_rate=self.learning_rate, beta_1=s["beta_1"],
             beta_2=s["beta_2"], epsilon=s["epsilon"], momentum=s["momentum"],
-            n_threads=s["n_threads"], nesterov=s.get("nesterov", False),
+            n_threads=s["n_threads"], nesterov=s["nesterov"],
             weight_sum=weight_sum)
         self.schedule["batches"] = stamp
         if stamp >= self.schedule["next"]:

@@ -20,7 +20,8 @@ def make_trainer(cls, p, activation, n_threads=1):
     touched = [np.zeros(W.shape[0], dtype=np.int32) for W in weights]
     settings = dict(activation=activation, loss=p["kernel_loss"], selection="topk",
                     alpha=0.0, learning_rate=1e-3, beta_1=0.9, beta_2=0.999,
-                    epsilon=1e-8, momentum=0.9, refresh_growth=1.5, n_threads=n_threads)
+                    epsilon=1e-8, momentum=0.9, nesterov=True, refresh_growth=1.5,
+                    n_threads=n_threads)
     schedule = {"batches": 0, "next": 50, "interval": 50.0, "last": 0}
     return cls(weights, biases, [None] * n, [W.shape[0] for W in weights],
                [W.shape[0] for W in weights], [0] * n,
