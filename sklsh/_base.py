@@ -24,7 +24,7 @@ from ._training import (DenseTrainer, KernelInput, Trainer, activate,
 
 # Bumped whenever the layout of the fitted arrays changes; a pickle of another layout
 # is refused with a clear message instead of reaching the kernels.
-STATE_FORMAT = 5
+STATE_FORMAT = 6
 # Rows per block when predicting, and at most this many activations of the widest
 # layer per block: with 100k classes a block is 167 rows, 64 MB of float32 scores,
 # enough rows for each product to run at BLAS speed.
@@ -270,7 +270,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
     def _hash_config(self, layer_units, plan):
         return (self.hash_family, self.bits_per_table, self.n_tables, self.bucket_size,
                 self.bucket_policy, self.wta_window, self.mips, tuple(layer_units),
-                tuple(h for _, h, _ in plan))
+                tuple(h for _, h, _ in plan), _hashing.reads_buckets(self.selection))
 
     def _check_memory(self, layer_units, plan, itemsize, X=None):
         """Refuse, before allocating, a model that would not fit in the memory this
@@ -316,17 +316,21 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
                           f"{kept}", "weights"))
             model += params * itemsize + 4 * n_out
         hashed = [l for l, (_, h, _) in enumerate(plan) if h]
+        buckets = _hashing.reads_buckets(self.selection)
         tables = sum(_hashing.table_nbytes(layer_units[l + 1], self.n_tables,
-                                           self.bits_per_table, self.bucket_size)
+                                           self.bits_per_table, self.bucket_size,
+                                           buckets)
                      for l in hashed)
         functions = sum(_hashing.function_nbytes(
             self.hash_family, layer_units[l], self.n_tables, self.bits_per_table,
             self.wta_window, itemsize) for l in hashed)
         if hashed:
+            held = (f"{self.n_tables} tables of 2**{self.bits_per_table} buckets of "
+                    f"{self.bucket_size}" if buckets
+                    else f"the sketches of {self.n_tables} tables")
             terms.append((tables + functions,
-                          f"for the hash tables ({self.n_tables} tables of "
-                          f"2**{self.bits_per_table} buckets of {self.bucket_size} per "
-                          f"hashed layer) and their hash functions", "tables"))
+                          f"for the hash tables ({held} per hashed layer) and their "
+                          "hash functions", "tables"))
         if self.early_stopping:
             # the best epoch's weights and tables; the old snapshot lives on while
             # the new one is copied, hence two
@@ -347,7 +351,9 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
             self.hash_family, self.bits_per_table, self.wta_window) if hashed else 1
         units = max((layer_units[l + 1] for l in hashed), default=1)
         words = -(-kl // (64 // _hashing.code_bits(self.hash_family, self.wta_window)))
-        ints = (caps + 3 * units + self.n_tables * self.bucket_size + 4 * kl
+        bucket_ids = (self.n_tables * self.bucket_size
+                      if _hashing.reads_buckets(self.selection) else 0)
+        ints = (caps + 3 * units + bucket_ids + 4 * kl
                 + 3 * self.n_tables + 2 * words + len(plan) + 3)
         work = n_threads * (4 * ints + itemsize * (3 * caps + kl))
         what = f"for training's buffers ({n_threads} thread{'s' * (n_threads != 1)})"
@@ -416,8 +422,10 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
             weights_advice += (", " if len(extras) > 1 else " or ") + " or ".join(extras)
         advice = {
             "weights": weights_advice,
-            "tables": "reduce bits_per_table (each bit fewer halves the buckets), "
-                      "n_tables or bucket_size",
+            "tables": ("reduce bits_per_table (each bit fewer halves the buckets), "
+                       "n_tables or bucket_size"
+                       if _hashing.reads_buckets(self.selection)
+                       else "reduce n_tables or bits_per_table"),
             "early_stopping": "set early_stopping=False",
             "workspace": "lower n_threads",
             "batch": "reduce batch_size",
@@ -498,7 +506,8 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
                     bits_per_table=self.bits_per_table, n_tables=self.n_tables,
                     bucket_size=self.bucket_size, policy=self.bucket_policy,
                     window=self.wta_window, mips=self.mips, dtype=weights[0].dtype,
-                    random_state=rng, key_set=key_sets[l]) if hashed else None
+                    random_state=rng, key_set=key_sets[l],
+                    buckets=_hashing.reads_buckets(self.selection)) if hashed else None
                 for l, (_, hashed, _) in enumerate(plan)]
             self._hash_config_ = config
             self._schedule = {"batches": 0, "next": self.refresh_interval,
@@ -725,7 +734,8 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
             touched=[t.copy() for t in self._touched],
             schedule=dict(self._schedule),
             hashing=[None if h is None
-                     else {key: h[key].copy() for key in _hashing.TABLE_ARRAYS}
+                     else {key: h[key].copy() for key in _hashing.TABLE_ARRAYS
+                           if key in h}
                      for h in self._hash_states])
 
     def _restore(self, snapshot):

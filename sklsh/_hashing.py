@@ -2,8 +2,10 @@
 
 A layer's hash state is a dict of NumPy arrays and ints that the kernels read through
 ``sklsh._kernels._network.Network``: the hash functions (SRP projections, or the
-permutations of WTA, DWTA and DOPH) and the tables (unit ids, fill counts, insertion counters, each unit's
-current bucket, the MIPS scale). Being plain arrays it pickles and memory-maps.
+permutations of WTA, DWTA and DOPH), the units' sketches (all their codes, packed) and,
+for the selections that read buckets, the tables (unit ids, fill counts, insertion
+counters, each unit's current bucket); and the MIPS scale. Being plain arrays it
+pickles and memory-maps.
 """
 import math
 
@@ -11,9 +13,17 @@ import numpy as np
 from sklearn.utils.extmath import safe_sparse_dot
 
 FAMILIES = ("srp", "wta", "dwta", "doph")
-# The arrays of a hash state that training writes: the tables. The rest (projections,
-# permutations) are the hash functions, drawn once.
-TABLE_ARRAYS = ("ids", "fill", "seen", "home", "scale", "sketch", "prefix")
+# The arrays of a hash state that training writes: the tables (the bucket arrays, where
+# the state has them) and the sketches. The rest (projections, permutations) are the
+# hash functions, drawn once.
+BUCKET_ARRAYS = ("ids", "fill", "seen", "home")
+TABLE_ARRAYS = BUCKET_ARRAYS + ("scale", "sketch", "prefix")
+
+
+def reads_buckets(selection):
+    """Whether a selection reads the tables' buckets: 'topk' and 'union' do;
+    'sketch' ranks the units' sketches alone."""
+    return selection != "sketch"
 
 
 def code_bits(family, window):
@@ -26,13 +36,16 @@ def hashes_per_table(family, bits_per_table, window):
     return math.ceil(bits_per_table / code_bits(family, window))
 
 
-def table_nbytes(n_units, n_tables, bits_per_table, bucket_size):
-    """Bytes the tables of a layer with `n_units` units take (with, at most, its
-    prefix table: 8 + 4 + 4 bytes per unit and 4 more)."""
-    n_buckets = 2**bits_per_table
+def table_nbytes(n_units, n_tables, bits_per_table, bucket_size, buckets=True):
+    """Bytes the tables of a layer with `n_units` units take: sketches, prefixes, the
+    MIPS scale and, at most, the prefix table (8 + 4 + 4 bytes per unit and 4 more);
+    with `buckets`, the bucket arrays too."""
     n_codes = n_tables * bits_per_table          # an upper bound on K * L
-    return (n_tables * (n_buckets * (4 * bucket_size + 4 + 8) + 4 * n_units) + 12
-            + n_units * 8 * (1 + -(-n_codes // 64)) + 16 * n_units)
+    nbytes = 12 + n_units * 8 * (1 + -(-n_codes // 64)) + 16 * n_units
+    if buckets:
+        n_buckets = 2**bits_per_table
+        nbytes += n_tables * (n_buckets * (4 * bucket_size + 4 + 8) + 4 * n_units)
+    return nbytes
 
 
 def function_nbytes(family, n_in, n_tables, bits_per_table, window, itemsize):
@@ -51,8 +64,10 @@ def _n_perms(family, n_codes, window, n_in):
 
 
 def make_hash_state(n_in, n_units, *, family, bits_per_table, n_tables, bucket_size,
-                    policy, window, mips, dtype, random_state, key_set=None):
-    """Draw a layer's hash functions and allocate its (empty) tables and sketches.
+                    policy, window, mips, dtype, random_state, key_set=None,
+                    buckets=True):
+    """Draw a layer's hash functions and allocate its (empty) sketches and, with
+    `buckets`, tables.
 
     Parameters
     ----------
@@ -77,6 +92,10 @@ def make_hash_state(n_in, n_units, *, family, bits_per_table, n_tables, bucket_s
         DOPH only: a key's set is its `key_set` largest positive weights. Best near
         the number of non-zeros of the layer's queries; clipped to [1, n_in]. Default:
         ``min(n_in, 64)``.
+    buckets : bool, default=True
+        Whether to allocate the bucket arrays (`BUCKET_ARRAYS`): only the selections
+        that read them need them (see :func:`reads_buckets`). Nothing random is drawn
+        for them, so the hash functions are the same either way.
 
     Returns
     -------
@@ -89,7 +108,7 @@ def make_hash_state(n_in, n_units, *, family, bits_per_table, n_tables, bucket_s
         "family": family, "n_tables": n_tables, "n_hashes": K,
         "code_bits": code_bits(family, window), "range_bits": bits_per_table,
         "bucket_size": bucket_size, "policy": policy, "window": window,
-        "mips": bool(mips and family == "srp"),
+        "mips": bool(mips and family == "srp"), "buckets": bool(buckets),
     }
     if family == "srp":
         # Achlioptas' sparse projections (+1, 0, -1 with 1/6, 2/3, 1/6): additions only.
@@ -124,11 +143,12 @@ def make_hash_state(n_in, n_units, *, family, bits_per_table, n_tables, bucket_s
         zero_code = np.zeros(n_codes, dtype=np.int32)
         zero_code[hit] = positions[p_of, i_of] % window
         state["zero_code"] = zero_code
-    n_buckets = 2**bits_per_table
-    state["ids"] = np.zeros((n_tables, n_buckets, bucket_size), dtype=np.int32)
-    state["fill"] = np.zeros((n_tables, n_buckets), dtype=np.int32)
-    state["seen"] = np.zeros((n_tables, n_buckets), dtype=np.int64)
-    state["home"] = np.full((n_units, n_tables), -1, dtype=np.int32)
+    if buckets:
+        n_buckets = 2**bits_per_table
+        state["ids"] = np.zeros((n_tables, n_buckets, bucket_size), dtype=np.int32)
+        state["fill"] = np.zeros((n_tables, n_buckets), dtype=np.int32)
+        state["seen"] = np.zeros((n_tables, n_buckets), dtype=np.int64)
+        state["home"] = np.full((n_units, n_tables), -1, dtype=np.int32)
     state["scale"] = np.ones(1, dtype=np.float64)
     per_word = 64 // state["code_bits"]
     state["sketch"] = np.zeros((n_units, -(-n_codes // per_word)), dtype=np.uint64)

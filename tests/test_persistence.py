@@ -88,3 +88,26 @@ def test_an_unfitted_model_pickles_across_formats(monkeypatch):
     blob = pickle.dumps(LSHMLPClassifier(n_tables=5))
     monkeypatch.setattr(sklsh._base, "STATE_FORMAT", sklsh._base.STATE_FORMAT + 1)
     assert pickle.loads(blob).n_tables == 5
+
+
+def test_only_the_selections_that_read_buckets_keep_them(digits):
+    """'sketch' ranks sketches and reads no bucket: its fitted state holds none (a
+    smaller pickle), while 'topk' and 'union' keep theirs. Predicting with a selection
+    that reads buckets from a model that kept none is refused with what to do, and a
+    warm refit with that selection builds them."""
+    X, y = digits
+    sketch = small_clf(active_fraction=0.1, selection="sketch", bucket_size=64).fit(X, y)
+    topk = small_clf(active_fraction=0.1, selection="topk", bucket_size=64).fit(X, y)
+    hashed = [h for h in sketch._hash_states if h is not None]
+    assert hashed and all(not h["buckets"] and "ids" not in h and "home" not in h
+                          for h in hashed)
+    assert all(h["buckets"] and h["ids"].shape[2] == 64
+               for h in topk._hash_states if h is not None)
+    assert len(pickle.dumps(sketch)) < len(pickle.dumps(topk))
+    sketch.set_params(selection="topk")
+    with pytest.raises(ValueError, match="selection='topk' and 'union' read the hash "
+                                         "tables' buckets.*fit it again"):
+        sketch.predict(X)
+    sketch.set_params(warm_start=True, max_iter=1).fit(X, y)
+    assert all(h["buckets"] for h in sketch._hash_states if h is not None)
+    assert sketch.score(X, y) > 0.5

@@ -49,6 +49,8 @@ cdef struct HashSpec:
 
 
 cdef struct Tables:
+    # the bucket arrays (ids, fill, seen, home) are NULL, and bucket_size 0, where the
+    # selection reads none ('sketch')
     int *ids                # (L, n_buckets, bucket_size) unit ids
     int *fill               # (L, n_buckets) ids held
     int64_t *seen           # (L, n_buckets) ids ever offered (FIFO cursor, reservoir)

@@ -216,13 +216,25 @@ cdef class Network:
             if zero.size and (zero.min() < 0 or zero.max() >= s.window):
                 raise ValueError("WTA zero codes out of range")
         T.n_buckets = 1 << s.range_bits
-        T.bucket_size = h["bucket_size"]
         T.policy = POLICIES[h["policy"]]
-        T.ids = <int *> checked(h["ids"], np.int32,
-                                (s.n_tables, T.n_buckets, T.bucket_size), write)
-        T.fill = <int *> checked(h["fill"], np.int32, (s.n_tables, T.n_buckets), write)
-        T.seen = <int64_t *> checked(h["seen"], np.int64, (s.n_tables, T.n_buckets), write)
-        T.home = <int *> checked(h["home"], np.int32, (L.n_out, s.n_tables), write)
+        if h["buckets"]:
+            T.bucket_size = h["bucket_size"]
+            T.ids = <int *> checked(h["ids"], np.int32,
+                                    (s.n_tables, T.n_buckets, T.bucket_size), write)
+            T.fill = <int *> checked(h["fill"], np.int32, (s.n_tables, T.n_buckets),
+                                     write)
+            T.seen = <int64_t *> checked(h["seen"], np.int64,
+                                         (s.n_tables, T.n_buckets), write)
+            T.home = <int *> checked(h["home"], np.int32, (L.n_out, s.n_tables), write)
+        elif L.selection != SKETCH:
+            raise ValueError(
+                "selection='topk' and 'union' read the hash tables' buckets, which a "
+                "model fitted with selection='sketch' does not keep; fit it again with "
+                "the selection it is to predict with")
+        else:       # (nothing reads or writes the buckets of a sketch layer)
+            T.bucket_size = 0
+            T.ids = T.fill = T.home = NULL
+            T.seen = NULL
         T.scale = <double *> checked(h["scale"], np.float64, (1,), write)
         T.codes_per_word = 64 // s.code_bits
         T.n_words = -(-KL // T.codes_per_word)
@@ -235,11 +247,12 @@ cdef class Network:
         if not write and "groups" in h:
             self._set_prefix_table(L, h)
         # a table written by someone else must not send the readers out of bounds
-        fill, ids = h["fill"], h["ids"]
-        if fill.size and (fill.min() < 0 or fill.max() > T.bucket_size):
-            raise ValueError("table fill counts out of range")
-        if ids.size and (ids.min() < 0 or ids.max() >= L.n_out):
-            raise ValueError("table unit ids out of range")
+        if h["buckets"]:
+            fill, ids = h["fill"], h["ids"]
+            if fill.size and (fill.min() < 0 or fill.max() > T.bucket_size):
+                raise ValueError("table fill counts out of range")
+            if ids.size and (ids.min() < 0 or ids.max() >= L.n_out):
+                raise ValueError("table unit ids out of range")
 
     cdef _set_prefix_table(self, Layer *L, dict h):
         """The prefix table of an inference network (see ``_hashing.group_prefixes``),
@@ -728,7 +741,8 @@ def pack_codes(Network net, int layer, const int[:, ::1] codes):
 
 def refresh_tables(Network net, int layer, const int64_t[::1] units, bint full,
                    uint64_t seed, int n_threads, const int[:, ::1] codes=None):
-    """Re-hash `units` of a hashed layer into its tables and sketches.
+    """Re-hash `units` of a hashed layer into its tables and sketches (its sketches
+    alone when its state keeps no buckets).
 
     With `full`, the tables are emptied first and `units` are inserted afresh, in the
     order given (which matters for FIFO buckets); the caller then inserts the rest of
@@ -771,7 +785,7 @@ def refresh_tables(Network net, int layer, const int64_t[::1] units, bint full,
                 _rehash(L, <float *> L.W, up, n, bp, n_threads, &failed[0])
             else:
                 _rehash(L, <double *> L.W, up, n, bp, n_threads, &failed[0])
-        if not failed[0]:
+        if not failed[0] and L.tables.ids != NULL:      # (buckets kept: see Tables)
             if full:
                 clear(&L.tables, nt, L.n_out)
             for t in range(nt):
