@@ -49,6 +49,21 @@ cdef void *checked(object a, object dtype, tuple shape, bint write=True) except 
 cdef double EMPTY = 0
 
 
+cdef inline int *take_ints(int *block, Py_ssize_t *at, Py_ssize_t n) noexcept nogil:
+    """The next n ints of `block` from offset `at` (# INOUT at); NULL while counting."""
+    cdef int *p = NULL if block == NULL else block + at[0]
+    at[0] += n
+    return p
+
+
+cdef inline void *take_floats(char *block, Py_ssize_t *at, Py_ssize_t n,
+                              Py_ssize_t fsize) noexcept nogil:
+    """The next n floats of `fsize` bytes of `block` (# INOUT at); NULL while counting."""
+    cdef void *p = NULL if block == NULL else block + at[0] * fsize
+    at[0] += n
+    return p
+
+
 cdef struct Work:
     # per-thread buffers of one example, carved from two blocks
     int **ids               # per layer: active unit ids (identity for dense layers)
@@ -271,62 +286,59 @@ cdef class Network:
         T.n_groups = n_groups
 
     # ------------------------------------------------------------------ workspaces
+    cdef void carve(self, Work *w, int max_labels, Py_ssize_t fsize, int *ib, char *fb,
+                    Py_ssize_t *n_ints, Py_ssize_t *n_floats) noexcept nogil:
+        """The one size table of a thread's buffers: with NULL blocks it only counts
+        the ints and floats they take (# OUT n_ints, n_floats); with the blocks it
+        points w's buffers into them at the same offsets (# OUT w)."""
+        cdef Py_ssize_t ni = 0, nf = 0
+        cdef int l, cap
+        for l in range(self.n_layers):
+            cap = self.capacity(l, max_labels)
+            w.ids[l] = take_ints(ib, &ni, cap)
+            w.act[l] = take_floats(fb, &nf, cap, fsize)
+            w.der[l] = take_floats(fb, &nf, cap, fsize)
+            w.delta[l] = take_floats(fb, &nf, cap, fsize)
+        w.acc = take_floats(fb, &nf, self.max_kl, fsize)
+        w.n_active = take_ints(ib, &ni, self.n_layers)
+        w.label_pos = take_ints(ib, &ni, max_labels)
+        w.codes = take_ints(ib, &ni, self.max_kl)
+        w.buckets = take_ints(ib, &ni, self.max_tables)
+        w.scratch.order = take_ints(ib, &ni, self.max_tables)
+        w.scratch.hist = take_ints(ib, &ni, max(self.max_tables, self.max_kl) + 1)
+        w.scratch.stamp = take_ints(ib, &ni, self.max_units)
+        w.scratch.count = take_ints(ib, &ni, self.max_units)
+        w.scratch.cand = take_ints(ib, &ni, self.max_cand)
+        ni += ni % 2              # the sketch words 8-aligned (the block is, by calloc)
+        w.sketch = <uint64_t *> take_ints(ib, &ni, 2 * self.max_words)
+        n_ints[0], n_floats[0] = ni, nf
+
     cdef Work *new_work(self, int max_labels, Py_ssize_t fsize) noexcept nogil:
         """Per-thread buffers, or NULL when out of memory."""
-        cdef int l, a, n_ints = 0, n_fl = 0, cap
+        cdef int l, a
+        cdef Py_ssize_t n_ints, n_floats
         cdef Work *w = <Work *> calloc(1, sizeof(Work))
         if w == NULL:
             return NULL
-        for l in range(self.n_layers):
-            n_ints += self.capacity(l, max_labels)
-        n_fl = 3 * n_ints + self.max_kl
-        n_ints += (self.n_layers + max_labels + self.max_kl + 2 * self.max_tables
-                   + max(self.max_tables, self.max_kl) + 1 + 2 * self.max_units
-                   + self.max_cand + 2 * self.max_words + 2)
-        w.iblock = calloc(n_ints + 1, sizeof(int))
-        w.fblock = calloc(n_fl + 1, fsize)
         w.ids = <int **> calloc(self.n_layers, sizeof(int *))
         w.act = <void **> calloc(self.n_layers, sizeof(void *))
         w.der = <void **> calloc(self.n_layers, sizeof(void *))
         w.delta = <void **> calloc(self.n_layers, sizeof(void *))
-        if (w.iblock == NULL or w.fblock == NULL or w.ids == NULL or w.act == NULL
-                or w.der == NULL or w.delta == NULL):
+        if w.ids == NULL or w.act == NULL or w.der == NULL or w.delta == NULL:
             self.free_work(w)
             return NULL
-        cdef int *ip = <int *> w.iblock
-        cdef char *fp = <char *> w.fblock
+        self.carve(w, max_labels, fsize, NULL, NULL, &n_ints, &n_floats)
+        w.iblock = calloc(n_ints + 1, sizeof(int))
+        w.fblock = calloc(n_floats + 1, fsize)
+        if w.iblock == NULL or w.fblock == NULL:
+            self.free_work(w)
+            return NULL
+        self.carve(w, max_labels, fsize, <int *> w.iblock, <char *> w.fblock, &n_ints,
+                   &n_floats)
         for l in range(self.n_layers):
-            cap = self.capacity(l, max_labels)
-            w.ids[l] = ip
             if not self.layers[l].hashed:
-                for a in range(cap):
-                    ip[a] = a
-            ip += cap
-            w.act[l] = fp
-            w.der[l] = fp + cap * fsize
-            w.delta[l] = fp + 2 * cap * fsize
-            fp += 3 * cap * fsize
-        w.acc = fp
-        w.n_active = ip
-        ip += self.n_layers
-        w.label_pos = ip
-        ip += max_labels
-        w.codes = ip
-        ip += self.max_kl
-        w.buckets = ip
-        ip += self.max_tables
-        w.scratch.order = ip
-        ip += self.max_tables
-        w.scratch.hist = ip
-        ip += max(self.max_tables, self.max_kl) + 1
-        w.scratch.stamp = ip
-        ip += self.max_units
-        w.scratch.count = ip
-        ip += self.max_units
-        w.scratch.cand = ip
-        ip += self.max_cand
-        ip += (<Py_ssize_t>ip) % 8 // 4          # align the sketch words
-        w.sketch = <uint64_t *> ip
+                for a in range(self.capacity(l, max_labels)):
+                    w.ids[l][a] = a
         w.scratch.now = 0
         return w
 
