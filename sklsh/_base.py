@@ -6,6 +6,7 @@ import time
 import warnings
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -71,6 +72,16 @@ def _candidates(budget, n_out, rerank_factor):
     return min(n_out, math.ceil(budget * rerank_factor))
 
 
+class LayerPlan(NamedTuple):
+    """How one layer is computed: `budget` active units per example, whether it is
+    `hashed` (its own tables choose them), and the `candidates` the tables propose
+    before the budget with the largest pre-activations is kept (re-ranking). A dense
+    layer has all three at its width (budget and candidates) and hashed False."""
+    budget: int
+    hashed: bool
+    candidates: int
+
+
 def _key_sets(X, plan):
     """Per hashed layer, the size of a DOPH key's set: the non-zeros its queries
     have, which maximises the Jaccard similarity of a query with the keys it matches.
@@ -82,7 +93,7 @@ def _key_sets(X, plan):
         first = X.count_nonzero() / X.shape[0]
     else:
         first = np.count_nonzero(X) / X.shape[0]
-    return [max(1, round(first))] + [budget for budget, _, _ in plan[:-1]]
+    return [max(1, round(first))] + [layer.budget for layer in plan[:-1]]
 
 
 def _densify(ids, scores, n_outputs):
@@ -112,7 +123,7 @@ def _trains_by_blas(X, plan):
     """Whether a fit on X trains by BLAS products over each batch
     (``_training.DenseTrainer``): no layer of the plan is hashed and the rows are
     dense (None: X not known yet, counted as dense)."""
-    return (X is None or not sp.issparse(X)) and not any(h for _, h, _ in plan)
+    return (X is None or not sp.issparse(X)) and not any(p.hashed for p in plan)
 
 
 def _store_params(estimator, params):
@@ -232,7 +243,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         return f
 
     def _plan(self, layer_units):
-        """Per layer: (budget, hashed, candidates)."""
+        """Per layer, its :class:`LayerPlan`."""
         n_layers = len(layer_units) - 1
         fractions = self._fractions(n_layers)
         plan = []
@@ -241,10 +252,10 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
             budget = max(1, math.ceil(fractions[l] * n_out))
             hashed = budget < n_out and (l < n_layers - 1 or self._hash_output(n_out))
             if not hashed:
-                plan.append((n_out, False, n_out))
+                plan.append(LayerPlan(n_out, False, n_out))
             else:
-                plan.append((budget, True,
-                             _candidates(budget, n_out, self.rerank_factor)))
+                plan.append(LayerPlan(budget, True,
+                                      _candidates(budget, n_out, self.rerank_factor)))
         return plan
 
     def _inference_plan(self):
@@ -270,7 +281,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
     def _hash_config(self, layer_units, plan):
         return (self.hash_family, self.bits_per_table, self.n_tables, self.bucket_size,
                 self.bucket_policy, self.wta_window, self.mips, tuple(layer_units),
-                tuple(h for _, h, _ in plan), _hashing.reads_buckets(self.selection))
+                tuple(p.hashed for p in plan), _hashing.reads_buckets(self.selection))
 
     def _check_memory(self, layer_units, plan, itemsize, X=None):
         """Refuse, before allocating, a model that would not fit in the memory this
@@ -315,7 +326,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
                           f"for the weights of {name} ({n_in:,} x {n_out:,}) with "
                           f"{kept}", "weights"))
             model += params * itemsize + 4 * n_out
-        hashed = [l for l, (_, h, _) in enumerate(plan) if h]
+        hashed = [l for l, p in enumerate(plan) if p.hashed]
         buckets = _hashing.reads_buckets(self.selection)
         tables = sum(_hashing.table_nbytes(layer_units[l + 1], self.n_tables,
                                            self.bits_per_table, self.bucket_size,
@@ -346,7 +357,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         trains it (dense rows), a batch's activations and deltas if these are more;
         and the largest block a refresh or a validation pass holds at once."""
         n_threads = effective_n_threads(self.n_threads)
-        caps = sum(c for _, _, c in plan)
+        caps = sum(p.candidates for p in plan)
         kl = self.n_tables * _hashing.hashes_per_table(
             self.hash_family, self.bits_per_table, self.wta_window) if hashed else 1
         units = max((layer_units[l + 1] for l in hashed), default=1)
@@ -508,7 +519,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
                     window=self.wta_window, mips=self.mips, dtype=weights[0].dtype,
                     random_state=rng, key_set=key_sets[l],
                     buckets=_hashing.reads_buckets(self.selection)) if hashed else None
-                for l, (_, hashed, _) in enumerate(plan)]
+                for l, hashed in enumerate(p.hashed for p in plan)]
             self._hash_config_ = config
             self._schedule = {"batches": 0, "next": self.refresh_interval,
                               "interval": float(self.refresh_interval), "last": 0}
@@ -582,12 +593,12 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         for h in self._hash_states:
             for key in _hashing.PREFIX_TABLE if h is not None else ():
                 h.pop(key, None)
-        self._budgets = [b for b, _, _ in plan]
-        explore = [int(self.explore_fraction * b) if hashed else 0 for b, hashed, _ in plan]
+        self._budgets = [p.budget for p in plan]
+        explore = [int(self.explore_fraction * p.budget) if p.hashed else 0 for p in plan]
         # hashed inference draws (random fill, union order) from this fixed seed, so a
         # fitted model predicts the same every time
         self._predict_seed = int(self._random_state.randint(0, 2**62, dtype=np.int64))
-        self._candidates = [c for _, _, c in plan]
+        self._candidates = [p.candidates for p in plan]
         self.n_threads_ = effective_n_threads(self.n_threads)
         # a network with no hashed layer on dense rows trains by BLAS products over
         # each batch; the kernels' per-example pass would read every weight once per

@@ -44,6 +44,29 @@ def _check(W, b, gW, gb, *moments, touched):
         raise ValueError("optimizer arrays do not match the weights")
 
 
+cdef void step_rows(bint adam, floating[:, ::1] W, floating[::1] b, floating[:, ::1] gW,
+                    floating[::1] gb, floating[:, ::1] sW, floating[::1] sb,
+                    floating[:, ::1] vW, floating[::1] vb, const int[::1] touched,
+                    int stamp, double scale, double l2, double lr, double c1, double c2,
+                    double eps, bint nesterov, int n_threads) noexcept nogil:
+    """Step the rows stamped `stamp`: Adam with the moments (sW, sb) and (vW, vb) and
+    rates c1, c2 (beta1, beta2), or SGD with the velocities (sW, sb) and momentum c1
+    (vW, vb, c2 and eps unused). # INOUT W, b, sW, sb, vW, vb; # OUT gW, gb."""
+    cdef Py_ssize_t j
+    cdef int n_in = <int>W.shape[1]
+    for j in prange(W.shape[0], num_threads=n_threads, schedule='dynamic', chunksize=32):
+        if touched[j] != stamp:
+            continue
+        if adam:
+            adam_row(&W[j, 0], &gW[j, 0], &sW[j, 0], &vW[j, 0], n_in, scale, l2, lr,
+                     c1, c2, eps)
+            adam_row(&b[j], &gb[j], &sb[j], &vb[j], 1, scale, 0, lr, c1, c2, eps)
+        else:
+            momentum_row(&W[j, 0], &gW[j, 0], &sW[j, 0], n_in, scale, l2, lr, c1,
+                         nesterov)
+            momentum_row(&b[j], &gb[j], &sb[j], 1, scale, 0, lr, c1, nesterov)
+
+
 def adam_step(floating[:, ::1] W, floating[::1] b, floating[:, ::1] gW,
               floating[::1] gb, floating[:, ::1] mW, floating[::1] mb,
               floating[:, ::1] vW, floating[::1] vb, const int[::1] touched,
@@ -54,17 +77,11 @@ def adam_step(floating[:, ::1] W, floating[::1] b, floating[:, ::1] gW,
     `lr_t` already carries Adam's bias correction for this step number.
     """
     _check(W, b, gW, gb, mW, mb, vW, vb, touched=touched)
-    cdef Py_ssize_t j, n_in = W.shape[1]
-    if W.shape[0] == 0 or n_in == 0:
+    if W.shape[0] == 0 or W.shape[1] == 0:
         return
     with nogil:
-        for j in prange(W.shape[0], num_threads=n_threads, schedule='dynamic',
-                        chunksize=32):
-            if touched[j] != stamp:
-                continue
-            adam_row(&W[j, 0], &gW[j, 0], &mW[j, 0], &vW[j, 0], <int>n_in, scale, l2,
-                     lr_t, beta1, beta2, eps)
-            adam_row(&b[j], &gb[j], &mb[j], &vb[j], 1, scale, 0, lr_t, beta1, beta2, eps)
+        step_rows(True, W, b, gW, gb, mW, mb, vW, vb, touched, stamp, scale, l2, lr_t,
+                  beta1, beta2, eps, False, n_threads)
 
 
 def momentum_step(floating[:, ::1] W, floating[::1] b, floating[:, ::1] gW,
@@ -76,14 +93,8 @@ def momentum_step(floating[:, ::1] W, floating[::1] b, floating[:, ::1] gW,
     ``vel = momentum * vel - lr * grad``, then ``W += momentum * vel - lr * grad``
     with `nesterov`, else ``W += vel`` (heavy ball)."""
     _check(W, b, gW, gb, velW, velb, touched=touched)
-    cdef Py_ssize_t j, n_in = W.shape[1]
-    if W.shape[0] == 0 or n_in == 0:
+    if W.shape[0] == 0 or W.shape[1] == 0:
         return
     with nogil:
-        for j in prange(W.shape[0], num_threads=n_threads, schedule='dynamic',
-                        chunksize=32):
-            if touched[j] != stamp:
-                continue
-            momentum_row(&W[j, 0], &gW[j, 0], &velW[j, 0], <int>n_in, scale, l2, lr,
-                         momentum, nesterov)
-            momentum_row(&b[j], &gb[j], &velb[j], 1, scale, 0, lr, momentum, nesterov)
+        step_rows(False, W, b, gW, gb, velW, velb, velW, velb, touched, stamp, scale,
+                  l2, lr, momentum, 0, 0, nesterov, n_threads)
