@@ -10,8 +10,8 @@ from sklearn.utils.parallel import _get_threadpool_controller
 
 from . import _optimizers
 from ._hashing import reset_mips_scale, srp_key_codes, srp_query_codes
-from ._kernels._network import (Network, batch_gradients, hashed_scores, pack_codes,
-                                refresh_tables)
+from ._kernels._network import Network, batch_gradients, hashed_scores
+from ._kernels._tables import pack_codes, refresh_tables
 from ._kernels._predict import sparse_times_dense
 
 # Rows whose first-layer projections are computed at once (memory: rows x codes floats)

@@ -514,7 +514,7 @@ def test_small_buckets_do_not_overflow_the_workspace(run_isolated):
 def test_srp_tables_need_the_codes_from_blas():
     """SRP keys are hashed in one place (a BLAS product in ``rehash``): the kernel
     refuses to refresh an SRP layer without them instead of guessing."""
-    from sklsh._kernels._network import refresh_tables
+    from sklsh._kernels._tables import refresh_tables
     W, b, _ = dense_problem(0)
     net, _ = build(W, b)
     with pytest.raises(ValueError, match="codes must be given"):

@@ -1,6 +1,7 @@
 # cython: language_level=3
 """The Hogwild batch driver: one example per iteration of a `prange`, all threads
 reading the same weights and tables and adding into the same gradient accumulators.
+Table upkeep (re-hashing units between batches) is `_tables.pyx`'s.
 
 `Network` wraps the estimator's arrays (no copies) in the C structs of `_layout.pxd`,
 after checking each array's dtype, shape, contiguity and writeability: past that point
@@ -18,8 +19,7 @@ from libc.stdint cimport int64_t, uint64_t
 
 from ._layout cimport (Layer, HashSpec, Tables, SRP, WTA, DWTA, DOPH, FIFO, RESERVOIR, TOPK,
                        UNION, SKETCH, IDENTITY, LOGISTIC, TANH, RELU, SOFTMAX, SIGMOID, SQUARED)
-from ._hashing cimport query_buckets, key_buckets, pack_sketch, pack
-from ._tables cimport clear, insert, remove
+from ._hashing cimport query_buckets, pack_sketch
 from ._active_set cimport Scratch, select_active, keep_largest, sort_by_id
 from ._propagate cimport forward, activate, output_delta, backward
 from ._random cimport stream
@@ -64,24 +64,6 @@ cdef inline void *take_floats(char *block, Py_ssize_t *at, Py_ssize_t n,
     return p
 
 
-cdef struct Work:
-    # per-thread buffers of one example, carved from two blocks
-    int **ids               # per layer: active unit ids (identity for dense layers)
-    void **act              # per layer: activations of the active units
-    void **der              # per layer: activation derivatives
-    void **delta            # per layer: d loss / d z of the active units
-    int *n_active           # per layer
-    int *label_pos          # positions of the labels in the output's active set
-    int *codes              # K * L hash codes of a query
-    void *acc               # K * L projections of a query
-    int *buckets            # L bucket ids of a query
-    uint64_t *sketch        # its packed codes
-    Scratch scratch
-    int64_t tally[3]        # multiply-adds done, those of the dense network, hash ops
-    void *iblock
-    void *fblock
-
-
 cdef class Network:
     """C view of a network's arrays; see the module docstring.
 
@@ -104,14 +86,6 @@ cdef class Network:
         Without the accumulators and stamps the network can only infer, and then its
         arrays may be read-only (memory-mapped models).
     """
-    cdef Layer *layers
-    cdef readonly int n_layers
-    cdef readonly bint is_float
-    cdef readonly bint trainable
-    cdef int act_kind, loss_kind
-    cdef int max_units, max_kl, max_tables, max_cand, max_words
-    cdef list keep               # the arrays the structs point into stay alive here
-
     @property
     def dtype(self):
         """The float type of the network's arrays."""
@@ -684,140 +658,3 @@ def hashed_scores(Network net, const floating[:, ::1] X, const floating[::1] dat
         net.free_work(w)
     if failed[0]:
         raise MemoryError("could not allocate the per-thread buffers")
-
-
-cdef void _rehash(Layer *L, const floating *W, const int64_t *units, Py_ssize_t n,
-                  int *out, int n_threads, int *failed) noexcept nogil:
-    """Bucket ids of the given units of a WTA/DWTA/DOPH layer, into out[u * L + t], and
-    their sketches (# OUT out, L.tables.sketch)."""
-    cdef Py_ssize_t u
-    cdef int KL = L.spec.n_tables * L.spec.n_hashes
-    cdef int n_acc = KL if KL > L.n_in else L.n_in     # (key_buckets' scratch)
-    cdef int *codes
-    cdef floating *acc
-    cdef int64_t j
-    with parallel(num_threads=n_threads):
-        codes = <int *> malloc(KL * sizeof(int))
-        acc = <floating *> malloc(n_acc * sizeof(floating))
-        if codes == NULL or acc == NULL:
-            failed[0] = 1
-        for u in prange(n, schedule='dynamic', chunksize=16):
-            if codes == NULL or acc == NULL:
-                continue
-            j = units[u]
-            key_buckets(&L.spec, W + j * L.n_in, codes, acc, out + u * L.spec.n_tables)
-            store_sketch(L, j, codes)
-        free(codes)
-        free(acc)
-
-
-cdef inline void store_sketch(Layer *L, int64_t j, const int *codes) noexcept nogil:
-    """Unit j's sketch from its codes, and its first word into the prefix array."""
-    cdef uint64_t *row = L.tables.sketch + j * L.tables.n_words
-    pack_sketch(&L.spec, &L.tables, codes, row)
-    L.tables.prefix[j] = row[0]
-
-
-cdef _check_codes(const Layer *L, const int[:, ::1] codes, Py_ssize_t n):
-    cdef int KL = L.spec.n_tables * L.spec.n_hashes
-    if codes.shape[0] != n or codes.shape[1] != KL:
-        raise ValueError(f"codes must have shape ({n}, {KL})")
-    if n and (np.min(codes) < 0 or np.max(codes) >= (1 << L.spec.code_bits)):
-        raise ValueError("codes out of range")
-
-
-def pack_codes(Network net, int layer, const int[:, ::1] codes):
-    """Bucket ids and sketches of vectors from their K * L hash codes under a hashed
-    layer's functions, one row per vector: the first layer's queries of a data set,
-    computed once per fit, since they depend on the example alone (its SRP codes are
-    one BLAS product, ``sklsh._training.first_layer_queries``).
-
-    Returns
-    -------
-    buckets : ndarray of shape (n, n_tables), dtype int32
-    sketch : ndarray of shape (n, n_words), dtype uint64
-    """
-    if not 0 <= layer < net.n_layers or not net.layers[layer].hashed:
-        raise ValueError(f"layer {layer} is not hashed")
-    cdef Layer *L = &net.layers[layer]
-    cdef Py_ssize_t u, n = codes.shape[0]
-    _check_codes(L, codes, n)
-    cdef int[:, ::1] buckets = np.empty((n, L.spec.n_tables), dtype=np.int32)
-    cdef uint64_t[:, ::1] sketch = np.empty((n, L.tables.n_words), dtype=np.uint64)
-    with nogil:
-        for u in range(n):
-            pack(&L.spec, &codes[u, 0], &buckets[u, 0])
-            pack_sketch(&L.spec, &L.tables, &codes[u, 0], &sketch[u, 0])
-    return np.asarray(buckets), np.asarray(sketch)
-
-
-def refresh_tables(Network net, int layer, const int64_t[::1] units, bint full,
-                   uint64_t seed, int n_threads, const int[:, ::1] codes=None):
-    """Re-hash `units` of a hashed layer into its tables and sketches (its sketches
-    alone when its state keeps no buckets).
-
-    With `full`, the tables are emptied first and `units` are inserted afresh, in the
-    order given (which matters for FIFO buckets); the caller then inserts the rest of
-    the layer's units, if `units` was not all of them (a rebuild in blocks). Otherwise
-    each unit leaves the buckets it was in and enters its new ones.
-    An SRP layer's `codes` (the units' K * L codes) must be given: they are one matrix
-    product, which ``sklsh._training.rehash`` has BLAS do, MIPS scale included. A WTA,
-    DWTA or DOPH layer's codes are computed here. Returns the hashing operations spent here.
-    """
-    if not net.trainable:
-        raise ValueError("this network was built for inference only")
-    if not 0 <= layer < net.n_layers or not net.layers[layer].hashed:
-        raise ValueError(f"layer {layer} is not hashed")
-    cdef Layer *L = &net.layers[layer]
-    cdef Py_ssize_t u, e, n = units.shape[0]
-    cdef int t, nt = L.spec.n_tables, old, new
-    cdef int64_t j
-    cdef uint64_t rng = stream(seed, 0)
-    cdef int[::1] failed = np.zeros(1, dtype=np.int32)
-    units_arr = np.asarray(units)
-    if n and (units_arr.min() < 0 or units_arr.max() >= L.n_out):
-        raise ValueError("unit ids out of range")
-    if n_threads < 1:
-        raise ValueError("n_threads must be positive")
-    cdef int KL = nt * L.spec.n_hashes
-    if L.spec.family == SRP and codes is None:
-        raise ValueError("an SRP layer's codes must be given (sklsh._training.rehash)")
-    if codes is not None:
-        _check_codes(L, codes, n)
-    cdef int[:, ::1] buckets = np.empty((n, nt), dtype=np.int32)
-    cdef int *bp = &buckets[0, 0] if n else NULL
-    cdef const int64_t *up = &units[0] if n else NULL
-    with nogil:
-        if codes is not None:
-            for u in range(n):
-                pack(&L.spec, &codes[u, 0], bp + u * nt)
-                store_sketch(L, up[u], &codes[u, 0])
-        elif n:
-            if net.is_float:
-                _rehash(L, <float *> L.W, up, n, bp, n_threads, &failed[0])
-            else:
-                _rehash(L, <double *> L.W, up, n, bp, n_threads, &failed[0])
-        if not failed[0] and L.tables.ids != NULL:      # (buckets kept: see Tables)
-            if full:
-                clear(&L.tables, nt, L.n_out)
-            for t in range(nt):
-                for e in range(n):
-                    # each table meets the units from its own starting point, so that
-                    # full FIFO buckets do not evict the same units in every table
-                    u = e + (<Py_ssize_t>t * n) // nt
-                    if u >= n:
-                        u -= n
-                    j = up[u]
-                    old = L.tables.home[j * nt + t]
-                    new = bp[u * nt + t]
-                    if old == new:
-                        continue
-                    if old >= 0:
-                        remove(&L.tables, t, old, <int>j)
-                    insert(&L.tables, t, new, <int>j, &rng)
-                    L.tables.home[j * nt + t] = new
-    if failed[0]:
-        raise MemoryError("could not allocate the hashing buffers")
-    if codes is not None:
-        return n * KL
-    return n * L.spec.n_perms * L.n_in
