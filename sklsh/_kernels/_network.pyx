@@ -333,6 +333,21 @@ cdef class Network:
             free(w)
 
 
+cdef inline const floating *row_view(const floating[:, ::1] X, const floating *data,
+                                    const int *indices, const int64_t[::1] indptr,
+                                    bint sparse, int64_t r, const int **ids,
+                                    int *n) noexcept nogil:
+    """Row r of X, dense or CSR, as run_example reads it: its values, and with CSR
+    their feature ids (# OUT ids, n: NULL and the width for a dense row)."""
+    if sparse:
+        ids[0] = indices + indptr[r]
+        n[0] = <int>(indptr[r + 1] - indptr[r])
+        return data + indptr[r]
+    ids[0] = NULL
+    n[0] = <int>X.shape[1]
+    return &X[r, 0]
+
+
 cdef double run_example(Network net, const floating *x, const int *x_ids, int x_n,
                         bint x_dense, const int *q_buckets, const uint64_t *q_sketch,
                         const int *labels, int n_labels,
@@ -573,6 +588,9 @@ def batch_gradients(Network net, const floating[:, ::1] X, const floating[::1] d
     cdef bint has_labels = net.loss_kind != SQUARED
     cdef Work *w
     cdef uint64_t rng
+    cdef const floating *x
+    cdef const int *x_ids
+    cdef int x_n
     with nogil, parallel(num_threads=n_threads):
         w = net.new_work(max_labels, sizeof(floating))
         if w == NULL:
@@ -589,17 +607,10 @@ def batch_gradients(Network net, const floating[:, ::1] X, const floating[::1] d
             qs = &q_sketch[r, 0] if queries else NULL
             n_lab = <int>(label_ptr[r + 1] - lo) if has_labels else 0
             wt = weights[i] if weighted else 1.0
-            if sparse:
-                loss += run_example(
-                    net, dp + indptr[r], ip + indptr[r], <int>(indptr[r + 1] - indptr[r]),
-                    False, qb, qs, lp + lo, n_lab,
-                    &Y[r, 0] if not has_labels else NULL, w, &rng, True, stamp, NULL,
-                    NULL, wt)
-            else:
-                loss += run_example(
-                    net, &X[r, 0], NULL, <int>X.shape[1], True, qb, qs, lp + lo, n_lab,
-                    &Y[r, 0] if not has_labels else NULL, w, &rng, True, stamp, NULL,
-                    NULL, wt)
+            x = row_view(X, dp, ip, indptr, sparse, r, &x_ids, &x_n)
+            loss += run_example(net, x, x_ids, x_n, not sparse, qb, qs, lp + lo, n_lab,
+                                &Y[r, 0] if not has_labels else NULL, w, &rng, True,
+                                stamp, NULL, NULL, wt)
             macs += w.tally[0]
             dense_macs += w.tally[1]
             hash_ops += w.tally[2]
@@ -638,6 +649,9 @@ def hashed_scores(Network net, const floating[:, ::1] X, const floating[::1] dat
     cdef const uint64_t *qs
     cdef Work *w
     cdef uint64_t rng
+    cdef const floating *x
+    cdef const int *x_ids
+    cdef int x_n
     with nogil, parallel(num_threads=n_threads):
         w = net.new_work(0, sizeof(floating))
         if w == NULL:
@@ -648,13 +662,9 @@ def hashed_scores(Network net, const floating[:, ::1] X, const floating[::1] dat
             rng = seed
             qb = &q_buckets[r, 0] if queries else NULL
             qs = &q_sketch[r, 0] if queries else NULL
-            if sparse:
-                run_example(net, dp + indptr[r], ip + indptr[r],
-                            <int>(indptr[r + 1] - indptr[r]), False, qb, qs, NULL, 0,
-                            NULL, w, &rng, False, 0, &out_ids[r, 0], &out[r, 0], 1.0)
-            else:
-                run_example(net, &X[r, 0], NULL, <int>X.shape[1], True, qb, qs, NULL, 0,
-                            NULL, w, &rng, False, 0, &out_ids[r, 0], &out[r, 0], 1.0)
+            x = row_view(X, dp, ip, indptr, sparse, r, &x_ids, &x_n)
+            run_example(net, x, x_ids, x_n, not sparse, qb, qs, NULL, 0, NULL, w, &rng,
+                        False, 0, &out_ids[r, 0], &out[r, 0], 1.0)
         net.free_work(w)
     if failed[0]:
         raise MemoryError("could not allocate the per-thread buffers")
