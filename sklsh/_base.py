@@ -16,21 +16,16 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.parallel import _get_threadpool_controller
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight
 
-from . import _hashing, _memory, _optimizers, _training
+from . import _hashing, _memory, _optimizers, _prediction, _training
+from ._prediction import PREDICT_BLOCK, PREDICT_CHUNK
 from ._threads import effective_n_threads
-from ._training import (DenseTrainer, KernelInput, Trainer, activate,
-                        hashed_output_scores, inference_network, input_layer)
+from ._training import DenseTrainer, KernelInput, Trainer
 
 # Bumped whenever the layout of the fitted arrays changes; a pickle of another layout
 # is refused with a clear message instead of reaching the kernels.
 STATE_FORMAT = 6
-# Rows per block when predicting, and at most this many activations of the widest
-# layer per block: with 100k classes a block is 167 rows, 64 MB of float32 scores,
-# enough rows for each product to run at BLAS speed.
-PREDICT_CHUNK = 4096
-PREDICT_BLOCK = 2**24
 
 
 # The output layer's active fraction under active_fraction='auto', when it is hashed
@@ -94,14 +89,6 @@ def _key_sets(X, plan):
     else:
         first = np.count_nonzero(X) / X.shape[0]
     return [max(1, round(first))] + [layer.budget for layer in plan[:-1]]
-
-
-def _densify(ids, scores, n_outputs):
-    """A column per output from the active outputs' (ids, scores); -inf elsewhere."""
-    dense = np.full((ids.shape[0], n_outputs), -np.inf, dtype=scores.dtype)
-    rows, cols = np.nonzero(ids >= 0)
-    dense[rows, ids[rows, cols]] = scores[rows, cols]
-    return dense
 
 
 def _writeable(a):
@@ -814,87 +801,13 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
 
     # ----------------------------------------------------------------- prediction
     def _output_scores(self, X):
-        """Output pre-activations of the network for every row of X (see
-        :meth:`_output_score_chunks`)."""
-        chunks = list(self._output_score_chunks(X))
-        if chunks:
-            return np.concatenate(chunks)
-        return np.empty((0, self.coefs_[-1].shape[1]), self.coefs_[0].dtype)
+        return _prediction.output_scores(self, X)
 
     def _output_score_chunks(self, X):
-        """Output pre-activations of every unit, a block of rows at a time (see
-        :meth:`_active_score_chunks`); -inf for units outside an example's active
-        set."""
-        for ids, scores in self._active_score_chunks(X, dense=True):
-            yield scores if ids is None else _densify(ids, scores,
-                                                      self.coefs_[-1].shape[1])
+        return _prediction.output_score_chunks(self, X)
 
     def _active_score_chunks(self, X, dense=False):
-        """Output pre-activations a block of rows at a time, so that what predicting
-        holds stays about PREDICT_BLOCK activations however many rows X has (counted
-        for a column per output when the caller makes the blocks `dense`). By
-        `inference`:
-
-        "hashed" selects the active units as training does, without forced labels;
-        "exact" computes every unit densely and keeps, in each hashed layer, the
-        `budget` units with the largest pre-activations (what the tables look for).
-
-        Yields pairs (ids, scores): with hashed inference, ``scores[i, a]`` belongs to
-        output ``ids[i, a]`` (-1 and -inf past an example's active outputs), so that a
-        top-k never reads the classes no table proposed; otherwise ids is None and
-        ``scores`` has a column per output.
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False,
-                          dtype=(np.float64, np.float32))
-        dtype = self.coefs_[0].dtype
-        X = X.astype(dtype, copy=False)
-        if sp.issparse(X):
-            X = X.tocsr()
-        hashed = self.inference == "hashed" and any(h is not None
-                                                    for h in self._hash_states)
-        # scipy multiplies a CSR block by a C-ordered copy of the weights: made once
-        # here, not once per block of rows
-        coefs = list(self.coefs_)
-        if sp.issparse(X):
-            coefs[0] = np.ascontiguousarray(coefs[0])
-        if hashed:
-            # A dense first layer on sparse rows is one sparse product, reading each
-            # non-zero's weights as a contiguous row of coefs_ (the kernels read
-            # unit-major rows, one scattered weight per non-zero and unit: at 60
-            # non-zeros and 128 units, a third of a hashed prediction's time). The
-            # hashed layers then run on its activations. Row by row, so a row's
-            # result does not depend on the others.
-            first = int(sp.issparse(X) and self._hash_states[0] is None
-                        and len(self.coefs_) > 1)
-            budgets, candidates = self._inference_plan()
-            network = inference_network(
-                [np.ascontiguousarray(c.T) for c in self.coefs_[first:]],
-                [np.ascontiguousarray(i) for i in self.intercepts_[first:]],
-                self._hash_states[first:], budgets[first:], candidates[first:],
-                self.activation, self.selection)
-        n_threads = effective_n_threads(self.n_threads)
-        widest = max(c.shape[1] for c in self.coefs_)
-        if hashed and not dense:
-            widest = network.output_width    # (hidden activations stay per thread)
-        rows = max(1, min(PREDICT_CHUNK, PREDICT_BLOCK // widest))
-        for start in range(0, X.shape[0], rows):
-            a = X[start:start + rows]
-            if hashed:
-                if first:
-                    a = activate(self.activation, input_layer(a, coefs[0], n_threads)
-                                  + self.intercepts_[0])
-                ids, scores = hashed_output_scores(
-                    network, self._hash_states[first], a, self._predict_seed, n_threads)
-                # a dense output layer's active set is every unit, in order
-                yield (ids if self._hash_states[-1] is not None else None), scores
-                continue
-            for l, (coef, intercept) in enumerate(zip(coefs, self.intercepts_)):
-                a = input_layer(a, coef, n_threads) if l == 0 else a @ coef
-                a += intercept
-                if l < len(self.coefs_) - 1:
-                    a = _keep_top(a, self._budgets[l], self.activation)
-            yield None, a
+        return _prediction.active_score_chunks(self, X, dense)
 
     # ---------------------------------------------------------------- persistence
     def __getstate__(self):
@@ -916,15 +829,3 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         tags.input_tags.sparse = True
         tags.non_deterministic = self.n_threads != 1
         return tags
-
-
-def _keep_top(a, k, activation):
-    """Activate the k largest pre-activations of each row and zero the others: units
-    outside a hashed layer's active set output 0, whatever the activation."""
-    if k >= a.shape[1]:
-        return activate(activation, a)
-    idx = np.argpartition(a, a.shape[1] - k, axis=1)[:, a.shape[1] - k:]
-    rows = np.arange(a.shape[0])[:, None]
-    out = np.zeros_like(a)
-    out[rows, idx] = activate(activation, a[rows, idx])
-    return out

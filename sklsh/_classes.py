@@ -12,8 +12,9 @@ from sklearn.utils.multiclass import (_check_partial_fit_first_call,
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 from sklearn.base import _fit_context
 
-from ._base import BaseLSHMLP, _densify, _store_params
+from ._base import BaseLSHMLP, _store_params
 from ._docstrings import ATTRIBUTES, PARAMETERS
+from ._prediction import densify
 from ._kernels._predict import top_k_positions
 from ._threads import effective_n_threads
 from ._training import Targets
@@ -233,7 +234,7 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
             if ids is not None and (k > ids.shape[1] or (ids[:, k - 1] < 0).any()):
                 # more asked than are active (the -1 padding comes last in a row):
                 # the others come in at probability 0
-                ids, scores = None, _densify(ids, scores, n_classes)
+                ids, scores = None, densify(ids, scores, n_classes)
             proba = self._proba(scores)
             rows = np.arange(proba.shape[0])[:, None]
             if k < proba.shape[1]:

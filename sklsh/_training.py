@@ -10,9 +10,8 @@ from sklearn.utils.parallel import _get_threadpool_controller
 
 from . import _optimizers
 from ._hashing import reset_mips_scale, srp_key_codes, srp_query_codes
-from ._kernels._network import Network, batch_gradients, hashed_scores
+from ._kernels._network import Network, batch_gradients
 from ._kernels._tables import pack_codes, refresh_tables
-from ._kernels._predict import sparse_times_dense
 
 # Rows whose first-layer projections are computed at once (memory: rows x codes floats)
 QUERY_CHUNK = 4096
@@ -284,55 +283,6 @@ def rehash(network, layer, W, b, state, units, full, seed, n_threads):
         ops += refresh_tables(network, layer, chunk, full and i == 0, seed + i,
                               n_threads, codes)
     return ops
-
-
-def inference_network(weights, biases, hashing, budgets, candidates, activation,
-                      selection):
-    """A network that can only infer (its arrays may be read-only memory maps), built
-    once and used for every block of rows predicted (see hashed_output_scores)."""
-    return Network(weights, biases, hashing, list(budgets), activation, "softmax",
-                   selection, list(candidates))
-
-
-def input_layer(X, W, n_threads):
-    """``X @ W`` for a block of rows X: BLAS for dense rows; CSR rows in parallel on
-    `n_threads` threads, each non-zero adding its feature's row of the C-ordered W
-    (scipy's product runs on one thread)."""
-    if not sp.issparse(X):
-        return X @ W
-    data = KernelInput(X, W.dtype)
-    out = np.empty((data.n_samples, W.shape[1]), dtype=W.dtype)
-    sparse_times_dense(data.data, data.indices, data.indptr, W, out, n_threads)
-    return out
-
-
-def hashed_output_scores(network, first_state, X, seed, n_threads):
-    """Scores of each row's active outputs, computed through the hash tables.
-
-    Parameters
-    ----------
-    network : Network
-        From :func:`inference_network`.
-    first_state : dict or None
-        The first layer's hash state.
-    X : ndarray or CSR matrix
-    seed : int
-    n_threads : int
-
-    Returns
-    -------
-    ids : ndarray of shape (n_samples, network.output_width), dtype int32
-        Row i's active outputs, -1 where it has fewer.
-    scores : ndarray of shape (n_samples, network.output_width)
-        Their pre-activations, -inf beside the -1 ids.
-    """
-    data = KernelInput(X, network.dtype)
-    # one BLAS thread: its idle workers spin on the cores the kernel's threads need
-    first_layer_queries(network, first_state, data, 1)
-    ids = np.empty((data.n_samples, network.output_width), dtype=np.int32)
-    out = np.empty((data.n_samples, network.output_width), dtype=network.dtype)
-    hashed_scores(network, *data.args(), ids, out, seed, n_threads)
-    return ids, out
 
 
 def _seed(rng):

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from sklsh._base import _densify
+from sklsh._prediction import densify
 from sklsh._hashing import group_prefixes, make_hash_state, srp_query_codes
 from sklsh._kernels._network import Network, batch_gradients, hashed_scores
 from sklsh._training import KernelInput, first_layer_queries, rehash
@@ -56,7 +56,7 @@ def dense_scores(net, args, seed=5, n_threads=1):
     ids = np.empty((n, net.output_width), dtype=np.int32)
     out = np.empty((n, net.output_width), dtype=net.dtype)
     hashed_scores(net, *args, ids, out, seed, n_threads)
-    return _densify(ids, out, net.n_outputs)
+    return densify(ids, out, net.n_outputs)
 
 
 def scores(net, Q, *, sparse=False, seed=5, n_threads=1):
@@ -489,7 +489,8 @@ def test_small_buckets_do_not_overflow_the_workspace(run_isolated):
         import numpy as np
         from sklsh._hashing import make_hash_state
         from sklsh._kernels._network import Network
-        from sklsh._training import KernelInput, hashed_output_scores, rehash
+        from sklsh._prediction import hashed_output_scores
+        from sklsh._training import KernelInput, rehash
         rng = np.random.RandomState(2)
         n_units, dim, budget = 500, 32, 25
         W, b = rng.normal(size=(n_units, dim)), rng.normal(size=n_units)

@@ -4,7 +4,7 @@ import pytest
 import scipy.sparse as sp
 
 from sklsh._kernels._predict import sparse_times_dense, top_k_positions
-from sklsh._training import input_layer
+from sklsh._prediction import input_layer
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

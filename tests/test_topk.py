@@ -5,7 +5,7 @@ import scipy.sparse as sp
 from sklearn.metrics import accuracy_score, ndcg_score
 from sklearn.model_selection import GridSearchCV
 
-import sklsh._base
+import sklsh._prediction
 from sklsh.metrics import ndcg_at_k, precision_at_k, topk_scorer
 
 from helpers import small_clf
@@ -40,7 +40,7 @@ def test_topk_is_computed_in_blocks(fitted, monkeypatch):
     block, not by len(X)."""
     clf, X, _ = fitted
     whole = clf.predict_topk(X, 4)
-    monkeypatch.setattr(sklsh._base, "PREDICT_CHUNK", 7)
+    monkeypatch.setattr(sklsh._prediction, "PREDICT_CHUNK", 7)
     parts = clf.predict_topk(X, 4)
     np.testing.assert_array_equal(parts[0], whole[0])
     np.testing.assert_array_equal(parts[1], whole[1])
