@@ -18,10 +18,9 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.parallel import _get_threadpool_controller
 from sklearn.utils.validation import _check_sample_weight
 
-from . import _hashing, _memory, _optimizers, _prediction, _training
-from ._prediction import PREDICT_BLOCK, PREDICT_CHUNK
+from . import _footprint, _hashing, _optimizers, _prediction
 from ._threads import effective_n_threads
-from ._training import DenseTrainer, KernelInput, Trainer
+from ._training import DenseTrainer, KernelInput, Trainer, trains_by_blas
 
 # Bumped whenever the layout of the fitted arrays changes; a pickle of another layout
 # is refused with a clear message instead of reaching the kernels.
@@ -30,9 +29,6 @@ STATE_FORMAT = 6
 
 # The output layer's active fraction under active_fraction='auto', when it is hashed
 AUTO_OUTPUT_FRACTION = 0.02
-# The memory check's headroom over what it counts, as a share of it (see
-# BaseLSHMLP._check_memory)
-MEMORY_HEADROOM = 0.1
 
 
 def _effective_fan_in(X, init="glorot"):
@@ -96,21 +92,6 @@ def _writeable(a):
     if a.flags.c_contiguous and a.flags.writeable:
         return a
     return np.array(a, order="C")
-
-
-def _format_bytes(nbytes):
-    """A size in GiB, or MiB or KiB where it is under a tenth of the larger unit."""
-    for unit, scale in (("GiB", 2**30), ("MiB", 2**20)):
-        if nbytes >= scale / 10:
-            return f"{nbytes / scale:,.1f} {unit}"
-    return f"{nbytes / 2**10:,.1f} KiB"
-
-
-def _trains_by_blas(X, plan):
-    """Whether a fit on X trains by BLAS products over each batch
-    (``_training.DenseTrainer``): no layer of the plan is hashed and the rows are
-    dense (None: X not known yet, counted as dense)."""
-    return (X is None or not sp.issparse(X)) and not any(p.hashed for p in plan)
 
 
 def _store_params(estimator, params):
@@ -270,171 +251,6 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
                 self.bucket_policy, self.wta_window, self.mips, tuple(layer_units),
                 tuple(p.hashed for p in plan), _hashing.reads_buckets(self.selection))
 
-    def _check_memory(self, layer_units, plan, itemsize, X=None):
-        """Refuse, before allocating, a model that would not fit in the memory this
-        process may still use (see `sklsh._memory.available_memory`), naming what
-        takes the most of it and what to reduce first. `X` (the training data) tells
-        the trainer and the batch size; without it both are taken at their largest."""
-        available, what = _memory.available_memory()
-        if available is None:           # (a platform that tells nothing: no check)
-            return
-        terms = self._memory_terms(layer_units, plan, itemsize, X)
-        counted = sum(nbytes for nbytes, _, _ in terms)
-        # What the count leaves out, MEMORY_HEADROOM of it covers: the copies of X
-        # the kernels and the validation split may make (they scale with the data, not
-        # the model), NumPy's temporaries, the allocator's rounding, thread stacks and
-        # glibc's per-thread arenas (64 MiB of address space each under ulimit -v);
-        # and free memory is a snapshot that other processes draw on. Past a cgroup
-        # limit the OOM killer ends the process with no message, worse than a clear
-        # refusal, so a borderline fit is refused. The headroom is a share of the
-        # model, not a fixed amount, so that a small model is never refused for it.
-        headroom = int(MEMORY_HEADROOM * counted)
-        if counted + headroom <= available:
-            return
-        raise ValueError(self._memory_refusal(terms, headroom, available, what,
-                                              itemsize))
-
-    def _memory_terms(self, layer_units, plan, itemsize, X=None):
-        """What a fit will allocate, as (bytes, what, group) terms; the group names
-        the parameters that shrink the term (see `_memory_refusal`)."""
-        adam = self.solver == "adam"
-        # weights, gradients, moment(s); the draw `_initialize` makes first (float64,
-        # 8 + itemsize bytes a weight, one layer at a time) is gone by then, and
-        # never more than this
-        copies = 4 if adam else 3
-        kept = ("their gradients and Adam moments" if adam
-                else "their gradients and momentum velocities")
-        n_layers = len(plan)
-        terms, model = [], 0
-        for l, (n_in, n_out) in enumerate(zip(layer_units[:-1], layer_units[1:])):
-            params = (n_in + 1) * n_out                        # (biases included)
-            name = "the output layer" if l == n_layers - 1 else f"layer {l + 1}"
-            terms.append((params * itemsize * copies + 4 * n_out,     # + row stamps
-                          f"for the weights of {name} ({n_in:,} x {n_out:,}) with "
-                          f"{kept}", "weights"))
-            model += params * itemsize + 4 * n_out
-        hashed = [l for l, p in enumerate(plan) if p.hashed]
-        buckets = _hashing.reads_buckets(self.selection)
-        tables = sum(_hashing.table_nbytes(layer_units[l + 1], self.n_tables,
-                                           self.bits_per_table, self.bucket_size,
-                                           buckets)
-                     for l in hashed)
-        functions = sum(_hashing.function_nbytes(
-            self.hash_family, layer_units[l], self.n_tables, self.bits_per_table,
-            self.wta_window, itemsize) for l in hashed)
-        if hashed:
-            held = (f"{self.n_tables} tables of 2**{self.bits_per_table} buckets of "
-                    f"{self.bucket_size}" if buckets
-                    else f"the sketches of {self.n_tables} tables")
-            terms.append((tables + functions,
-                          f"for the hash tables ({held} per hashed layer) and their "
-                          "hash functions", "tables"))
-        if self.early_stopping:
-            # the best epoch's weights and tables; the old snapshot lives on while
-            # the new one is copied, hence two
-            terms.append((2 * (model + tables),
-                          "for early stopping's two copies of the best epoch's weights "
-                          "and tables", "early_stopping"))
-        terms += self._workspace_terms(layer_units, plan, itemsize, hashed, X)
-        return terms
-
-    def _workspace_terms(self, layer_units, plan, itemsize, hashed, X=None):
-        """Training's buffers, as terms: each thread's in the kernels (their
-        ``new_work``), or, where the network has no hashed layer and the BLAS path
-        trains it (dense rows), a batch's activations and deltas if these are more;
-        and the largest block a refresh or a validation pass holds at once."""
-        n_threads = effective_n_threads(self.n_threads)
-        caps = sum(p.candidates for p in plan)
-        kl = self.n_tables * _hashing.hashes_per_table(
-            self.hash_family, self.bits_per_table, self.wta_window) if hashed else 1
-        units = max((layer_units[l + 1] for l in hashed), default=1)
-        words = -(-kl // (64 // _hashing.code_bits(self.hash_family, self.wta_window)))
-        bucket_ids = (self.n_tables * self.bucket_size
-                      if _hashing.reads_buckets(self.selection) else 0)
-        ints = (caps + 3 * units + bucket_ids + 4 * kl
-                + 3 * self.n_tables + 2 * words + len(plan) + 3)
-        work = n_threads * (4 * ints + itemsize * (3 * caps + kl))
-        what = f"for training's buffers ({n_threads} thread{'s' * (n_threads != 1)})"
-        group = "workspace"
-        widest = max(layer_units[1:])
-        if _trains_by_blas(X, plan):
-            batch = self._batch_size(None if X is None else X.shape[0])
-            # the activations kept for the backward pass, a delta of the widest layer
-            # beside them and its activation derivative's mask (the input rows are
-            # left out: a block of X, counted with the data)
-            activations = batch * (itemsize * (sum(layer_units[1:]) + widest) + widest)
-            if activations > work:
-                work, group = activations, "batch"
-                what = f"for a batch's activations and deltas (batch_size={batch})"
-        blocks = [(0, "")]
-        if self.hash_family == "srp":
-            for l in hashed:          # a refresh's block: its units' weights and codes
-                n = min(_training.REHASH_CHUNK, layer_units[l + 1])
-                blocks.append((n * (layer_units[l] * itemsize + kl * (itemsize + 5)),
-                               f"a table refresh's block of {n:,} units"))
-        if self.early_stopping:      # scoring the validation rows: about three blocks
-            rows = min(PREDICT_CHUNK, max(1, PREDICT_BLOCK // widest))
-            blocks.append((3 * rows * widest * itemsize,
-                           f"a validation pass's block of {rows:,} rows"))
-        block, name = max(blocks)
-        terms = [(work, what, group)]
-        if block:
-            terms.append((block, f"for {name}", "blocks"))
-        return terms
-
-    def _memory_refusal(self, terms, headroom, available, what, itemsize):
-        """The message refusing a fit that needs more than `available` bytes: the
-        terms largest first, then what to reduce, in the order of what it would save."""
-        counted = sum(nbytes for nbytes, _, _ in terms)
-        terms = sorted(terms, key=lambda t: -t[0])
-        # the layers over 1% of the need (at most three, the largest always) one by
-        # one, the others together
-        weights = [t for t in terms if t[2] == "weights"]
-        n_shown = min(3, max(1, sum(t[0] >= 0.01 * counted for t in weights)))
-        shown = [t for t in terms if t[2] != "weights"] + weights[:n_shown]
-        rest = weights[n_shown:]
-        if len(rest) == 1:
-            shown.append(rest[0])
-        elif rest:
-            shown.append((sum(t[0] for t in rest),
-                          f"for the weights of the {len(rest)} other layers, likewise",
-                          "weights"))
-        shown.sort(key=lambda t: -t[0])
-        parts = [f"{_format_bytes(nbytes)} {text}" for nbytes, text, _ in shown]
-        parts.append(f"{_format_bytes(headroom)} of headroom "
-                     f"({MEMORY_HEADROOM:.0%}) for temporaries and copies of the data")
-        totals = {}
-        for nbytes, _, group in terms:
-            totals[group] = totals.get(group, 0) + nbytes
-        groups = sorted(totals, key=lambda g: -totals[g])
-        # (advice that would save under 1% of the need is noise)
-        groups = groups[:1] + [g for g in groups[1:] if totals[g] >= 0.01 * counted]
-        weights_advice = "reduce hidden_layer_sizes"
-        extras = []
-        if itemsize == 8:
-            extras.append("fit float32 X (half the bytes of float64)")
-        if self.solver == "adam":
-            extras.append("use solver='sgd' (one moment per weight instead of Adam's "
-                          "two)")
-        if extras:
-            weights_advice += (", " if len(extras) > 1 else " or ") + " or ".join(extras)
-        advice = {
-            "weights": weights_advice,
-            "tables": ("reduce bits_per_table (each bit fewer halves the buckets), "
-                       "n_tables or bucket_size"
-                       if _hashing.reads_buckets(self.selection)
-                       else "reduce n_tables or bits_per_table"),
-            "early_stopping": "set early_stopping=False",
-            "workspace": "lower n_threads",
-            "batch": "reduce batch_size",
-        }
-        steps = "; then ".join(advice[g] for g in groups if g in advice)
-        if not steps:                   # (only the blocks: they follow the sizes)
-            steps = weights_advice
-        return (f"This configuration needs {_format_bytes(counted + headroom)}: "
-                f"{', '.join(parts)}; {_format_bytes(available)} are available "
-                f"({what}). {steps[0].upper()}{steps[1:]}.")
-
     def _initialize(self, layer_units, dtype, first_fan_in=None):
         """Draw the weights and reset the training state.
 
@@ -572,7 +388,8 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         plan = self._plan(layer_units)
         self._random_state = check_random_state(self.random_state)
         if first_pass:
-            self._check_memory(layer_units, plan, np.dtype(dtype).itemsize, X)
+            _footprint.check_memory(self, layer_units, plan,
+                                    np.dtype(dtype).itemsize, X)
             self._initialize(layer_units, dtype, _effective_fan_in(X, self.init))
         weights, rebuild = self._training_arrays(layer_units, plan, X)
         # training moves the sketches, so the prefix tables go now and are made anew
@@ -590,7 +407,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         # a network with no hashed layer on dense rows trains by BLAS products over
         # each batch; the kernels' per-example pass would read every weight once per
         # example (sparse rows keep the kernels: they read a row's few non-zeros)
-        trainer = (DenseTrainer if _trains_by_blas(X, plan) else Trainer)(
+        trainer = (DenseTrainer if trains_by_blas(X, plan) else Trainer)(
             weights, self.intercepts_, self._hash_states, self._budgets,
             self._candidates, explore, self._optimizer_state, self._schedule, self._touched,
             dict(activation=self.activation, loss=self._loss_name(),

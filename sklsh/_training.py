@@ -131,6 +131,13 @@ class Tally:
         return self.hash_ops / self.dense_macs if self.dense_macs else 0.0
 
 
+def trains_by_blas(X, plan):
+    """Whether a fit on X trains by BLAS products over each batch
+    (:class:`DenseTrainer`): no layer of the plan is hashed and the rows are
+    dense (None: X not known yet, counted as dense)."""
+    return (X is None or not sp.issparse(X)) and not any(p.hashed for p in plan)
+
+
 class Trainer:
     """Runs training batches on a network's arrays.
 

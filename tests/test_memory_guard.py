@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from sklsh import LSHMLPClassifier, _memory
+from sklsh import LSHMLPClassifier, _footprint, _memory
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 GiB = 2**30
@@ -233,14 +233,14 @@ def test_headroom_refuses_a_borderline_fit(monkeypatch):
     model = LSHMLPClassifier((1000,), active_fraction=0.1)
     units = [2000, 1000, 2]
     plan = model._plan(units)
-    counted = sum(n for n, _, _ in model._memory_terms(units, plan, 8))
+    counted = sum(n for n, _, _ in _footprint.memory_terms(model, units, plan, 8))
     monkeypatch.setattr(_memory, "available_memory",
                         lambda: (int(counted * 1.05), _memory.FREE))
     with pytest.raises(ValueError, match="of headroom"):
-        model._check_memory(units, plan, 8)
+        _footprint.check_memory(model, units, plan, 8)
     monkeypatch.setattr(_memory, "available_memory",
                         lambda: (int(counted * 1.2), _memory.FREE))
-    model._check_memory(units, plan, 8)
+    _footprint.check_memory(model, units, plan, 8)
 
 
 def test_batch_activations_follow_the_trainer_and_the_rows():
@@ -252,7 +252,7 @@ def test_batch_activations_follow_the_trainer_and_the_rows():
     plan = model._plan(units)
 
     def term(X):
-        return {g: (n, text) for n, text, g in model._memory_terms(units, plan, 8, X)}
+        return {g: (n, text) for n, text, g in _footprint.memory_terms(model, units, plan, 8, X)}
 
     dense = term(np.zeros((50, 64)))
     assert dense["batch"][1].endswith("(batch_size=50)")
