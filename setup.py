@@ -18,7 +18,7 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 KERNELS = ["_hashing", "_tables", "_active_set", "_propagate", "_optim", "_network",
-           "_predict", "_build_info"]
+           "_hogwild", "_predict", "_build_info"]
 DEBUG = os.environ.get("SKLSH_DEBUG", "0") not in ("", "0")
 
 

@@ -10,7 +10,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._kernels._network import Network, hashed_scores
+from ._kernels._hogwild import hashed_scores
+from ._kernels._network import Network
 from ._kernels._predict import sparse_times_dense
 from ._threads import effective_n_threads
 from ._training import KernelInput, activate, first_layer_queries

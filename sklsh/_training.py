@@ -10,7 +10,8 @@ from sklearn.utils.parallel import _get_threadpool_controller
 
 from . import _optimizers
 from ._hashing import reset_mips_scale, srp_key_codes, srp_query_codes
-from ._kernels._network import Network, batch_gradients
+from ._kernels._hogwild import batch_gradients
+from ._kernels._network import Network
 from ._kernels._tables import pack_codes, refresh_tables
 
 # Rows whose first-layer projections are computed at once (memory: rows x codes floats)

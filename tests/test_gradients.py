@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from sklsh._kernels._network import Network, batch_gradients
+from sklsh._kernels._hogwild import batch_gradients
+from sklsh._kernels._network import Network
 from sklsh._training import KernelInput
 
 SIZES = (5, 7, 4, 3)                # inputs, two hidden layers, outputs

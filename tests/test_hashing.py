@@ -18,7 +18,8 @@ import scipy.sparse as sp
 
 from sklsh._prediction import densify
 from sklsh._hashing import group_prefixes, make_hash_state, srp_query_codes
-from sklsh._kernels._network import Network, batch_gradients, hashed_scores
+from sklsh._kernels._hogwild import batch_gradients, hashed_scores
+from sklsh._kernels._network import Network
 from sklsh._training import KernelInput, first_layer_queries, rehash
 
 N_UNITS, DIM, N_QUERIES, BUDGET = 500, 32, 200, 25

@@ -25,7 +25,8 @@ from sklearn.utils.estimator_checks import (
 from sklsh import LSHMLPClassifier, LSHMLPRegressor
 from sklsh._hashing import make_hash_state
 from sklsh._kernels._build_info import openmp_enabled
-from sklsh._kernels._network import Network, batch_gradients
+from sklsh._kernels._hogwild import batch_gradients
+from sklsh._kernels._network import Network
 from sklsh._kernels._optim import momentum_step
 from sklsh._training import KernelInput, Trainer, rehash
 
