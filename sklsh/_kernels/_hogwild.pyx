@@ -18,19 +18,27 @@ from ._propagate cimport forward, activate, output_delta, backward
 from ._random cimport stream
 
 
-cdef inline const floating *row_view(const floating[:, ::1] X, const floating *data,
-                                    const int *indices, const int64_t[::1] indptr,
-                                    bint sparse, int64_t r, const int **ids,
-                                    int *n) noexcept nogil:
-    """Row r of X, dense or CSR, as run_example reads it: its values, and with CSR
-    their feature ids (# OUT ids, n: NULL and the width for a dense row)."""
+cdef struct Row:
+    # one example's input as run_example reads it
+    const void *values      # its values (floating)
+    const int *ids          # their feature ids (CSR); NULL for a dense row
+    int n                   # how many
+
+
+cdef inline Row row_view(const floating[:, ::1] X, const floating *data,
+                         const int *indices, const int64_t[::1] indptr, bint sparse,
+                         int64_t r) noexcept nogil:
+    """Row r of X, dense or CSR."""
+    cdef Row row
     if sparse:
-        ids[0] = indices + indptr[r]
-        n[0] = <int>(indptr[r + 1] - indptr[r])
-        return data + indptr[r]
-    ids[0] = NULL
-    n[0] = <int>X.shape[1]
-    return &X[r, 0]
+        row.values = data + indptr[r]
+        row.ids = indices + indptr[r]
+        row.n = <int>(indptr[r + 1] - indptr[r])
+    else:
+        row.values = &X[r, 0]
+        row.ids = NULL
+        row.n = <int>X.shape[1]
+    return row
 
 
 cdef double run_example(Network net, const floating *x, const int *x_ids, int x_n,
@@ -273,9 +281,7 @@ def batch_gradients(Network net, const floating[:, ::1] X, const floating[::1] d
     cdef bint has_labels = net.loss_kind != SQUARED
     cdef Work *w
     cdef uint64_t rng
-    cdef const floating *x
-    cdef const int *x_ids
-    cdef int x_n
+    cdef Row row
     with nogil, parallel(num_threads=n_threads):
         w = net.new_work(max_labels, sizeof(floating))
         if w == NULL:
@@ -292,8 +298,9 @@ def batch_gradients(Network net, const floating[:, ::1] X, const floating[::1] d
             qs = &q_sketch[r, 0] if queries else NULL
             n_lab = <int>(label_ptr[r + 1] - lo) if has_labels else 0
             wt = weights[i] if weighted else 1.0
-            x = row_view(X, dp, ip, indptr, sparse, r, &x_ids, &x_n)
-            loss += run_example(net, x, x_ids, x_n, not sparse, qb, qs, lp + lo, n_lab,
+            row = row_view(X, dp, ip, indptr, sparse, r)
+            loss += run_example(net, <const floating *> row.values, row.ids, row.n,
+                                not sparse, qb, qs, lp + lo, n_lab,
                                 &Y[r, 0] if not has_labels else NULL, w, &rng, True,
                                 stamp, NULL, NULL, wt)
             macs += w.tally[0]
@@ -334,9 +341,7 @@ def hashed_scores(Network net, const floating[:, ::1] X, const floating[::1] dat
     cdef const uint64_t *qs
     cdef Work *w
     cdef uint64_t rng
-    cdef const floating *x
-    cdef const int *x_ids
-    cdef int x_n
+    cdef Row row
     with nogil, parallel(num_threads=n_threads):
         w = net.new_work(0, sizeof(floating))
         if w == NULL:
@@ -347,9 +352,10 @@ def hashed_scores(Network net, const floating[:, ::1] X, const floating[::1] dat
             rng = seed
             qb = &q_buckets[r, 0] if queries else NULL
             qs = &q_sketch[r, 0] if queries else NULL
-            x = row_view(X, dp, ip, indptr, sparse, r, &x_ids, &x_n)
-            run_example(net, x, x_ids, x_n, not sparse, qb, qs, NULL, 0, NULL, w, &rng,
-                        False, 0, &out_ids[r, 0], &out[r, 0], 1.0)
+            row = row_view(X, dp, ip, indptr, sparse, r)
+            run_example(net, <const floating *> row.values, row.ids, row.n, not sparse,
+                        qb, qs, NULL, 0, NULL, w, &rng, False, 0, &out_ids[r, 0],
+                        &out[r, 0], 1.0)
         net.free_work(w)
     if failed[0]:
         raise MemoryError("could not allocate the per-thread buffers")
