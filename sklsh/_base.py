@@ -6,7 +6,6 @@ import time
 import warnings
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
-from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -18,7 +17,7 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.parallel import _get_threadpool_controller
 from sklearn.utils.validation import _check_sample_weight
 
-from . import _footprint, _hashing, _optimizers, _prediction
+from . import _footprint, _hashing, _optimizers, _plan, _prediction
 from ._threads import effective_n_threads
 from ._training import DenseTrainer, KernelInput, Trainer, trains_by_blas
 
@@ -27,8 +26,6 @@ from ._training import DenseTrainer, KernelInput, Trainer, trains_by_blas
 STATE_FORMAT = 6
 
 
-# The output layer's active fraction under active_fraction='auto', when it is hashed
-AUTO_OUTPUT_FRACTION = 0.02
 
 
 def _effective_fan_in(X, init="glorot"):
@@ -56,35 +53,6 @@ def _effective_fan_in(X, init="glorot"):
     # six digits are plenty for a scale, and make it the same whatever order the
     # non-zeros are summed in (dense, CSR or CSC differ in the last bits)
     return round(mean_sq, 5 - math.floor(math.log10(mean_sq)))
-
-
-def _candidates(budget, n_out, rerank_factor):
-    """Units a hashed layer's tables propose, of which its budget stay active."""
-    return min(n_out, math.ceil(budget * rerank_factor))
-
-
-class LayerPlan(NamedTuple):
-    """How one layer is computed: `budget` active units per example, whether it is
-    `hashed` (its own tables choose them), and the `candidates` the tables propose
-    before the budget with the largest pre-activations is kept (re-ranking). A dense
-    layer has all three at its width (budget and candidates) and hashed False."""
-    budget: int
-    hashed: bool
-    candidates: int
-
-
-def _key_sets(X, plan):
-    """Per hashed layer, the size of a DOPH key's set: the non-zeros its queries
-    have, which maximises the Jaccard similarity of a query with the keys it matches.
-    The first layer's queries are X's rows (their mean count of non-zeros), a later
-    layer's the active units of the layer below."""
-    if X.shape[0] == 0:
-        first = 1
-    elif sp.issparse(X):
-        first = X.count_nonzero() / X.shape[0]
-    else:
-        first = np.count_nonzero(X) / X.shape[0]
-    return [max(1, round(first))] + [layer.budget for layer in plan[:-1]]
 
 
 def _writeable(a):
@@ -185,66 +153,21 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         batch = 200 if self.batch_size == "auto" else int(self.batch_size)
         return batch if n_rows is None else max(1, min(batch, n_rows))
 
-    def _fractions(self, n_layers):
-        """Active fraction per layer (hidden layers, then the output layer).
-
-        'auto' keeps the hidden layers dense and gives a hashed output layer
-        AUTO_OUTPUT_FRACTION of its units: hashing pays where a layer is much wider
-        than the units an example needs, which on real data has been the output
-        layer of many classes, not a hidden layer of a few hundred units (see
-        docs/benchmarks.md). An output layer that is not hashed is dense whatever
-        its fraction."""
-        f = self.active_fraction
-        if isinstance(f, str):
-            return [1.0] * (n_layers - 1) + [AUTO_OUTPUT_FRACTION]
-        if isinstance(f, Real):
-            return [float(f)] * n_layers
-        f = [float(v) for v in np.asarray(f, dtype=float).ravel()]
-        if len(f) != n_layers:
-            raise ValueError(
-                f"active_fraction={f} has {len(f)} value{'s' * (len(f) != 1)}, but "
-                f"this network has {n_layers} layer{'s' * (n_layers != 1)}: give one "
-                f"float for all, or a list of {n_layers}: one per hidden layer "
-                f"({n_layers - 1}), then one for the output layer.")
-        if not all(0 < v <= 1 for v in f):
-            raise ValueError(f"active_fraction values must lie in (0, 1], got {f}.")
-        return f
-
     def _plan(self, layer_units):
-        """Per layer, its :class:`LayerPlan`."""
-        n_layers = len(layer_units) - 1
-        fractions = self._fractions(n_layers)
-        plan = []
-        for l in range(n_layers):
-            n_out = layer_units[l + 1]
-            budget = max(1, math.ceil(fractions[l] * n_out))
-            hashed = budget < n_out and (l < n_layers - 1 or self._hash_output(n_out))
-            if not hashed:
-                plan.append(LayerPlan(n_out, False, n_out))
-            else:
-                plan.append(LayerPlan(budget, True,
-                                      _candidates(budget, n_out, self.rerank_factor)))
-        return plan
+        """Per layer, its :class:`sklsh._plan.LayerPlan`."""
+        return _plan.plan_layers(layer_units, self.active_fraction, self.rerank_factor,
+                                 self._hash_output)
 
     def _inference_plan(self):
-        """Per layer, the budget and the candidates of hashed inference: training's,
-        but for the output budget (`inference_active_fraction`) and the candidates
-        per budget (`inference_rerank_factor`) when these are set."""
+        """Per layer, the budget and the candidates of hashed inference (see
+        :func:`sklsh._plan.inference_plan`)."""
         # (set on a fitted model, after fit checked the others)
         self._validate_params()
-        budgets, candidates = list(self._budgets), list(self._candidates)
-        fraction, factor = self.inference_active_fraction, self.inference_rerank_factor
-        last = len(self.coefs_) - 1
-        for l, (h, coef) in enumerate(zip(self._hash_states, self.coefs_)):
-            if h is None:
-                continue
-            n_out = coef.shape[1]
-            if l == last and fraction is not None:
-                budgets[l] = max(1, math.ceil(fraction * n_out))
-            if factor is not None or budgets[l] != self._budgets[l]:
-                candidates[l] = _candidates(
-                    budgets[l], n_out, self.rerank_factor if factor is None else factor)
-        return budgets, candidates
+        return _plan.inference_plan(
+            self._budgets, self._candidates,
+            [c.shape[1] for c in self.coefs_], [h is not None for h in self._hash_states],
+            self.rerank_factor, self.inference_active_fraction,
+            self.inference_rerank_factor)
 
     def _hash_config(self, layer_units, plan):
         return (self.hash_family, self.bits_per_table, self.n_tables, self.bucket_size,
@@ -312,7 +235,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         rebuild = self._hash_states is None or getattr(self, "_hash_config_", None) != config
         if rebuild:
             rng = self._random_state
-            key_sets = (_key_sets(X, plan) if self.hash_family == "doph"
+            key_sets = (_plan.key_sets(X, plan) if self.hash_family == "doph"
                         else [None] * len(plan))
             self._hash_states = [
                 _hashing.make_hash_state(
