@@ -19,7 +19,7 @@ from sklearn.utils.validation import _check_sample_weight
 
 from . import _footprint, _hashing, _optimizers, _plan, _prediction
 from ._threads import effective_n_threads
-from ._training import DenseTrainer, KernelInput, Trainer, trains_by_blas
+from ._training import DenseTrainer, KernelInput, Settings, Trainer, trains_by_blas
 
 # Bumped whenever the layout of the fitted arrays changes; a pickle of another layout
 # is refused with a clear message instead of reaching the kernels.
@@ -330,16 +330,19 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         # a network with no hashed layer on dense rows trains by BLAS products over
         # each batch; the kernels' per-example pass would read every weight once per
         # example (sparse rows keep the kernels: they read a row's few non-zeros)
+        settings = Settings(
+            activation=self.activation, loss=self._loss_name(), selection=self.selection,
+            alpha=self.alpha,
+            learning_rate=(self._learning_rate if self.solver == "sgd"
+                           else self.learning_rate_init),
+            beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon,
+            momentum=self.momentum, nesterov=self.nesterovs_momentum,
+            refresh_growth=self.refresh_growth, n_threads=self.n_threads_)
         trainer = (DenseTrainer if trains_by_blas(X, plan) else Trainer)(
-            weights, self.intercepts_, self._hash_states, self._budgets,
-            self._candidates, explore, self._optimizer_state, self._schedule, self._touched,
-            dict(activation=self.activation, loss=self._loss_name(),
-                 selection=self.selection, alpha=self.alpha,
-                 learning_rate=(self._learning_rate if self.solver == "sgd"
-                                else self.learning_rate_init), beta_1=self.beta_1,
-                 beta_2=self.beta_2, epsilon=self.epsilon, momentum=self.momentum,
-                 nesterov=self.nesterovs_momentum,
-                 refresh_growth=self.refresh_growth, n_threads=self.n_threads_))
+            weights, self.intercepts_, self._hash_states, budgets=self._budgets,
+            candidates=self._candidates, explore=explore,
+            optimizer=self._optimizer_state, schedule=self._schedule,
+            touched=self._touched, settings=settings)
         with _get_threadpool_controller().limit(
                 limits=trainer.blas_threads(self._batch_size(X.shape[0])), user_api="blas"):
             if rebuild:

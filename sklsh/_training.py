@@ -4,6 +4,8 @@ The estimator hands a :class:`Trainer` its arrays and settings; the trainer runs
 kernels. Nothing here reads the estimator, and nothing here is kept after a fit: the
 model is the arrays.
 """
+import dataclasses
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.parallel import _get_threadpool_controller
@@ -139,6 +141,24 @@ def trains_by_blas(X, plan):
     return (X is None or not sp.issparse(X)) and not any(p.hashed for p in plan)
 
 
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """What a :class:`Trainer`'s batches are computed with: the estimator's parameters,
+    resolved (the kernel loss, the threads of this fit, the starting step size)."""
+    activation: str
+    loss: str
+    selection: str
+    alpha: float
+    learning_rate: float
+    beta_1: float
+    beta_2: float
+    epsilon: float
+    momentum: float
+    nesterov: bool
+    refresh_growth: float
+    n_threads: int
+
+
 class Trainer:
     """Runs training batches on a network's arrays.
 
@@ -161,41 +181,39 @@ class Trainer:
         run so far, also the stamp of the last batch), ``next`` (batch count at which
         the tables are next refreshed), ``interval`` and ``last`` (stamp of the last
         refresh).
-    settings : dict
-        activation, loss, selection, solver, alpha, learning_rate, beta_1, beta_2,
-        epsilon, momentum, nesterov, refresh_growth, n_threads.
+    settings : Settings
 
     Attributes
     ----------
     learning_rate : float
-        The step size of the next batches, at first ``settings["learning_rate"]``;
+        The step size of the next batches, at first ``settings.learning_rate``;
         the estimator sets it between epochs (the 'invscaling' and 'adaptive'
         schedules).
     """
 
-    def __init__(self, weights, biases, hashing, budgets, candidates, explore,
+    def __init__(self, weights, biases, hashing, *, budgets, candidates, explore,
                  optimizer, schedule, touched, settings):
         self.weights, self.biases, self.hashing = weights, biases, hashing
         self.optimizer, self.schedule, self.touched = optimizer, schedule, touched
         self.settings = settings
-        self.learning_rate = settings["learning_rate"]
+        self.learning_rate = settings.learning_rate
         self.grad_weights = [np.zeros_like(W) for W in weights]
         self.grad_biases = [np.zeros_like(b) for b in biases]
         self.network = Network(weights, biases, hashing, list(budgets),
-                               settings["activation"], settings["loss"],
-                               settings["selection"], list(candidates), self.grad_weights,
+                               settings.activation, settings.loss,
+                               settings.selection, list(candidates), self.grad_weights,
                                self.grad_biases, touched, list(explore))
         self.tally = Tally()
 
     def prepare(self, data):
         """Hash the first layer's queries of `data` once for all its batches."""
         self.tally.add(0, 0, first_layer_queries(self.network, self.hashing[0], data,
-                                                 self.settings["n_threads"]))
+                                                 self.settings.n_threads))
 
     def refresh(self, rng, full=False):
         """Re-hash the units of every hashed layer whose weights changed since the last
         refresh; all of them (a full rebuild) when `full` or when most changed."""
-        n_threads = self.settings["n_threads"]
+        n_threads = self.settings.n_threads
         last = self.schedule["last"]
         for l, h in enumerate(self.hashing):
             if h is None:
@@ -222,7 +240,7 @@ class Trainer:
         and output delta; the loss returned is then the weighted sum."""
         return batch_gradients(
             self.network, *data.args(), rows, targets.label_ptr, targets.label_idx,
-            targets.Y, seed, stamp, self.settings["n_threads"],
+            targets.Y, seed, stamp, self.settings.n_threads,
             _NO_WEIGHTS if weights is None else weights)
 
     def batch(self, data, targets, rows, rng, max_interval, sample_weight=None):
@@ -242,14 +260,14 @@ class Trainer:
         _optimizers.step(
             self.optimizer, self.weights, self.biases, self.grad_weights,
             self.grad_biases, self.touched, stamp, batch_size=len(rows),
-            alpha=s["alpha"], learning_rate=self.learning_rate, beta_1=s["beta_1"],
-            beta_2=s["beta_2"], epsilon=s["epsilon"], momentum=s["momentum"],
-            n_threads=s["n_threads"], nesterov=s["nesterov"],
+            alpha=s.alpha, learning_rate=self.learning_rate, beta_1=s.beta_1,
+            beta_2=s.beta_2, epsilon=s.epsilon, momentum=s.momentum,
+            n_threads=s.n_threads, nesterov=s.nesterov,
             weight_sum=weight_sum)
         self.schedule["batches"] = stamp
         if stamp >= self.schedule["next"]:
             self.refresh(rng)
-            interval = min(self.schedule["interval"] * s["refresh_growth"],
+            interval = min(self.schedule["interval"] * s.refresh_growth,
                            max(max_interval, 1))
             self.schedule["interval"] = max(interval, 1)
             self.schedule["next"] = stamp + int(round(self.schedule["interval"]))
@@ -307,16 +325,18 @@ class DenseTrainer(Trainer):
     read every weight once per example. The optimizer step, the schedule and the
     tally are the kernels' path's own, so the two paths train the same model."""
 
-    def __init__(self, weights, biases, hashing, budgets, candidates, explore,
+    def __init__(self, weights, biases, hashing, *, budgets, candidates, explore,
                  optimizer, schedule, touched, settings):
         if any(h is not None for h in hashing):
             raise ValueError("DenseTrainer trains networks with no hashed layer")
         # BLAS runs the products on the threads; the optimizer's step runs on one,
         # since OpenMP threads woken between BLAS calls contend with BLAS's spinning
         # threads for the cores
-        super().__init__(weights, biases, hashing, budgets, candidates, explore,
-                         optimizer, schedule, touched, dict(settings, n_threads=1))
-        self.n_threads = settings["n_threads"]
+        super().__init__(weights, biases, hashing, budgets=budgets,
+                         candidates=candidates, explore=explore, optimizer=optimizer,
+                         schedule=schedule, touched=touched,
+                         settings=dataclasses.replace(settings, n_threads=1))
+        self.n_threads = settings.n_threads
         # multiply-adds per example: forward, and backward (weights; inputs' deltas
         # past the first layer), counted as the kernels count them
         self._macs = sum(W.size * (2 if l == 0 else 3) for l, W in enumerate(weights))
@@ -333,13 +353,13 @@ class DenseTrainer(Trainer):
         if data.sparse:
             raise ValueError("DenseTrainer reads dense rows")
         s = self.settings
-        activation, last = s["activation"], len(self.weights) - 1
+        activation, last = s.activation, len(self.weights) - 1
         activations = [data.dense[rows]]
         for l, (W, b) in enumerate(zip(self.weights, self.biases)):
             z = activations[-1] @ W.T
             z += b
             activations.append(activate(activation, z) if l < last else z)
-        loss, delta = output_delta(s["loss"], activations[-1], targets, rows)
+        loss, delta = output_delta(s.loss, activations[-1], targets, rows)
         if weights is not None:
             delta *= weights.astype(delta.dtype)[:, None]
             loss = float(np.dot(loss, weights))

@@ -8,7 +8,7 @@ from sklearn.datasets import load_digits, make_regression
 from sklsh import LSHMLPClassifier, LSHMLPRegressor
 from sklsh import _training
 from sklsh._optimizers import init_state
-from sklsh._training import DenseTrainer, KernelInput, Targets, Trainer
+from sklsh._training import DenseTrainer, KernelInput, Settings, Targets, Trainer
 
 from test_gradients import ACTIVATIONS, LOSSES, ROWS, make_problem, reference
 
@@ -18,14 +18,15 @@ def make_trainer(cls, p, activation, n_threads=1):
     biases = [b.copy() for b in p["biases"]]
     n = len(weights)
     touched = [np.zeros(W.shape[0], dtype=np.int32) for W in weights]
-    settings = dict(activation=activation, loss=p["kernel_loss"], selection="topk",
-                    alpha=0.0, learning_rate=1e-3, beta_1=0.9, beta_2=0.999,
-                    epsilon=1e-8, momentum=0.9, nesterov=True, refresh_growth=1.5,
-                    n_threads=n_threads)
+    settings = Settings(activation=activation, loss=p["kernel_loss"], selection="topk",
+                        alpha=0.0, learning_rate=1e-3, beta_1=0.9, beta_2=0.999,
+                        epsilon=1e-8, momentum=0.9, nesterov=True, refresh_growth=1.5,
+                        n_threads=n_threads)
     schedule = {"batches": 0, "next": 50, "interval": 50.0, "last": 0}
-    return cls(weights, biases, [None] * n, [W.shape[0] for W in weights],
-               [W.shape[0] for W in weights], [0] * n,
-               init_state("adam", weights, biases), schedule, touched, settings)
+    return cls(weights, biases, [None] * n, budgets=[W.shape[0] for W in weights],
+               candidates=[W.shape[0] for W in weights], explore=[0] * n,
+               optimizer=init_state("adam", weights, biases), schedule=schedule,
+               touched=touched, settings=settings)
 
 
 def targets_of(p):
@@ -152,8 +153,9 @@ def test_dense_trainer_refuses_a_hashed_layer():
     p = make_problem("softmax")
     n = len(p["weights"])
     with pytest.raises(ValueError, match="no hashed layer"):
-        DenseTrainer(p["weights"], p["biases"], [None] * (n - 1) + [{}], [1] * n,
-                     [1] * n, [0] * n, {}, {}, [], {})
+        DenseTrainer(p["weights"], p["biases"], [None] * (n - 1) + [{}],
+                     budgets=[1] * n, candidates=[1] * n, explore=[0] * n, optimizer={},
+                     schedule={}, touched=[], settings=None)
 
 
 def test_dense_gradients_in_float32():
