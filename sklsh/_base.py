@@ -318,8 +318,8 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         # training moves the sketches, so the prefix tables go now and are made anew
         # once it has finished (an interrupted fit leaves none, not stale ones)
         for h in self._hash_states:
-            for key in _hashing.PREFIX_TABLE if h is not None else ():
-                h.pop(key, None)
+            if h is not None:
+                _hashing.drop_prefix_table(h)
         self._budgets = [p.budget for p in plan]
         explore = [int(self.explore_fraction * p.budget) if p.hashed else 0 for p in plan]
         # hashed inference draws (random fill, union order) from this fixed seed, so a
@@ -475,9 +475,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
             touched=[t.copy() for t in self._touched],
             schedule=dict(self._schedule),
             hashing=[None if h is None
-                     else {key: h[key].copy() for key in _hashing.TABLE_ARRAYS
-                           if key in h}
-                     for h in self._hash_states])
+                     else _hashing.copy_tables(h) for h in self._hash_states])
 
     def _restore(self, snapshot):
         """Write a snapshot back in place: the kernels' views stay valid."""
@@ -486,8 +484,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
             self.intercepts_[l][...] = snapshot["intercepts"][l]
             self._touched[l][...] = snapshot["touched"][l]
             if snapshot["hashing"][l] is not None:
-                for key, value in snapshot["hashing"][l].items():
-                    self._hash_states[l][key][...] = value
+                _hashing.restore_tables(self._hash_states[l], snapshot["hashing"][l])
         self._schedule.update(snapshot["schedule"])
 
     def _end_epoch(self, trainer, early_stopping):

@@ -194,6 +194,24 @@ def group_prefixes(state):
     state["group_units"] = order.astype(np.int32)
 
 
+def drop_prefix_table(state):
+    """Remove a state's prefix table (training moves the sketches it groups)."""
+    for key in PREFIX_TABLE:
+        state.pop(key, None)
+
+
+def copy_tables(state):
+    """Copies of the arrays of a state that training writes (see TABLE_ARRAYS)."""
+    return {key: state[key].copy() for key in TABLE_ARRAYS if key in state}
+
+
+def restore_tables(state, copies):
+    """Write copies from :func:`copy_tables` back into the state's arrays, in place
+    (a kernel's view of them stays valid)."""
+    for key, value in copies.items():
+        state[key][...] = value
+
+
 def srp_key_codes(W, b, state, units):
     """SRP codes of the units `units` of a layer, as one BLAS matrix product.
 
