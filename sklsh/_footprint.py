@@ -117,7 +117,7 @@ def workspace_terms(est, layer_units, plan, itemsize, hashed, X=None):
     blocks = [(0, "")]
     if est.hash_family == "srp":
         for l in hashed:          # a refresh's block: its units' weights and codes
-            n = min(_training.REHASH_CHUNK, layer_units[l + 1])
+            n = min(_training.REFRESH_CHUNK, layer_units[l + 1])
             blocks.append((n * (layer_units[l] * itemsize + kl * (itemsize + 5)),
                            f"a table refresh's block of {n:,} units"))
     if est.early_stopping:      # scoring the validation rows: about three blocks

@@ -19,7 +19,7 @@ from ._kernels._tables import pack_codes, refresh_tables
 # Rows whose first-layer projections are computed at once (memory: rows x codes floats)
 QUERY_CHUNK = 4096
 # Units whose key codes are computed at once when the tables are refreshed
-REHASH_CHUNK = 16384
+REFRESH_CHUNK = 16384
 # Multiply-adds of a batch's forward pass from which BLAS gets the trainer's threads
 BLAS_PARALLEL_MACS = 2**22
 
@@ -222,8 +222,9 @@ class Trainer:
             changed = np.flatnonzero(self.touched[l] > last)
             rebuild = full or 2 * changed.size > n_units
             units = (rng.permutation(n_units) if rebuild else changed).astype(np.int64)
-            self.tally.add(0, 0, rehash(self.network, l, self.weights[l], self.biases[l],
-                                        h, units, rebuild, _seed(rng), n_threads))
+            self.tally.add(0, 0, refresh_layer(self.network, l, self.weights[l],
+                                               self.biases[l], h, units, rebuild,
+                                               _seed(rng), n_threads))
         self.schedule["last"] = self.schedule["batches"]
 
     def blas_threads(self, batch_size):
@@ -274,9 +275,9 @@ class Trainer:
         return loss
 
 
-def rehash(network, layer, W, b, state, units, full, seed, n_threads):
+def refresh_layer(network, layer, W, b, state, units, full, seed, n_threads):
     """Re-hash `units` of a hashed layer into its tables (see ``refresh_tables``), a
-    block of units at a time, so that the codes held at once stay REHASH_CHUNK rows
+    block of units at a time, so that the codes held at once stay REFRESH_CHUNK rows
     however wide the layer; SRP codes come from one BLAS product per block. Returns
     the hashing operations spent.
 
@@ -299,9 +300,9 @@ def rehash(network, layer, W, b, state, units, full, seed, n_threads):
     ops = 0
     srp = state["family"] == "srp"
     if srp and full and state["mips"]:
-        reset_mips_scale(W, b, state, REHASH_CHUNK)
-    for i, start in enumerate(range(0, max(len(units), 1), REHASH_CHUNK)):
-        chunk = units[start:start + REHASH_CHUNK]
+        reset_mips_scale(W, b, state, REFRESH_CHUNK)
+    for i, start in enumerate(range(0, max(len(units), 1), REFRESH_CHUNK)):
+        chunk = units[start:start + REFRESH_CHUNK]
         codes = None
         if srp:
             codes = srp_key_codes(W, b, state, chunk)

@@ -8,7 +8,7 @@ from sklsh._prediction import densify
 from sklsh._hashing import make_hash_state
 from sklsh._kernels._hogwild import hashed_scores
 from sklsh._kernels._network import Network
-from sklsh._training import KernelInput, rehash
+from sklsh._training import KernelInput, refresh_layer
 
 N_UNITS, DIM, N_QUERIES, BUDGET = 500, 32, 200, 25
 
@@ -27,8 +27,8 @@ def build(W, b, *, family="srp", mips=False, selection="topk", policy="fifo", bi
     net = Network([W], [b], [state], [budget], "relu", "softmax", selection,
                   None if candidates is None else [candidates], [np.zeros_like(W)],
                   [np.zeros_like(b)], [np.zeros(n_units, dtype=np.int32)])
-    rehash(net, 0, W, b, state, rng.permutation(n_units).astype(np.int64), True,
-           seed + 1000, 1)
+    refresh_layer(net, 0, W, b, state, rng.permutation(n_units).astype(np.int64), True,
+                  seed + 1000, 1)
     return net, state
 
 

@@ -299,7 +299,7 @@ def test_gradients_through_hashed_layers(activation, hash_output, sparse, multil
     output layer takes a softmax over its active outputs, the labels forced in; a
     row's target spreads evenly over its labels (the multi-label softmax)."""
     from sklsh._hashing import make_hash_state
-    from sklsh._training import rehash
+    from sklsh._training import refresh_layer
     rng = np.random.RandomState(9)
     sizes, budgets = (5, 20, 12, 8), [6, 4, 3 if hash_output else 8]
     W = [rng.normal(0, 0.8, (o, i)) for i, o in zip(sizes[:-1], sizes[1:])]
@@ -316,8 +316,8 @@ def test_gradients_through_hashed_layers(activation, hash_output, sparse, multil
                   list(sizes[1:]), gW, gb, touched)
     for l, h in enumerate(hashed):
         if h:
-            rehash(net, l, W[l], b[l], states[l], np.arange(sizes[l + 1], dtype=np.int64),
-                   True, 3, 1)
+            refresh_layer(net, l, W[l], b[l], states[l],
+                          np.arange(sizes[l + 1], dtype=np.int64), True, 3, 1)
     X = rng.normal(size=(6, sizes[0]))
     X[rng.rand(*X.shape) < 0.3] = 0
     if multilabel:

@@ -8,7 +8,7 @@ import pytest
 from sklsh._hashing import make_hash_state
 from sklsh._kernels._hogwild import batch_gradients
 from sklsh._kernels._network import Network
-from sklsh._training import rehash
+from sklsh._training import refresh_layer
 
 from layers import active_sets, build, dense_problem, kernel_input
 
@@ -41,8 +41,8 @@ def _two_layer_problem(selection):
     touched = [np.zeros(w.shape[0], dtype=np.int32) for w in W]
     net = Network(W, b, [state, None], [12, n_out], "tanh", "softmax", selection,
                   [20, n_out], gW, gb, touched)
-    rehash(net, 0, W[0], b[0], state, rng.permutation(n_hidden).astype(np.int64), True,
-           1, 1)
+    refresh_layer(net, 0, W[0], b[0], state,
+                  rng.permutation(n_hidden).astype(np.int64), True, 1, 1)
     X = rng.normal(size=(n, n_in))
     label_ptr = np.arange(n + 1, dtype=np.int64)
     label_idx = rng.randint(n_out, size=n).astype(np.int32)

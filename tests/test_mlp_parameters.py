@@ -28,7 +28,7 @@ from sklsh._kernels._build_info import openmp_enabled
 from sklsh._kernels._hogwild import batch_gradients
 from sklsh._kernels._network import Network
 from sklsh._kernels._optim import momentum_step
-from sklsh._training import KernelInput, Trainer, rehash
+from sklsh._training import KernelInput, Trainer, refresh_layer
 
 ESTIMATORS = [LSHMLPClassifier, LSHMLPRegressor]
 
@@ -256,7 +256,8 @@ def _hashed_network(sparse_rows=False):
     touched = [np.zeros(w.shape[0], dtype=np.int32) for w in W]
     net = Network(W, b, [state, None], [6, 5], "relu", "softmax", "topk", [12, 5],
                   gW, gb, touched, [2, 0])
-    rehash(net, 0, W[0], b[0], state, np.arange(sizes[1], dtype=np.int64), True, 3, 1)
+    refresh_layer(net, 0, W[0], b[0], state, np.arange(sizes[1], dtype=np.int64), True,
+                  3, 1)
     X = rng.normal(size=(5, sizes[0]))
     X[rng.rand(*X.shape) < 0.3] = 0
     labels = np.array([0, 3, 1, 4, 2], dtype=np.int32)

@@ -11,7 +11,7 @@ import scipy.sparse as sp
 
 from sklsh._hashing import group_prefixes, make_hash_state
 from sklsh._kernels._network import Network
-from sklsh._training import KernelInput, first_layer_queries, rehash
+from sklsh._training import KernelInput, first_layer_queries, refresh_layer
 
 from layers import (BUDGET, DIM, N_QUERIES, N_UNITS, build, dense_problem, dense_scores,
                     inference_net, scores, wide_problem)
@@ -44,7 +44,7 @@ def test_bucket_policies(policy):
     order = rng.permutation(n_units).astype(np.int64)
     early, kept = 0, 0
     for seed in range(40):
-        rehash(net, 0, W, b, state, order, True, seed, 1)
+        refresh_layer(net, 0, W, b, state, order, True, seed, 1)
         offered = _offered(state, order)
         assert sum(len(v) for v in offered.values()) == n_units
         for bucket in range(4):
@@ -89,16 +89,16 @@ def test_incremental_refresh_matches_a_rebuild(family):
         return net, state
 
     net, state = layer(W, b)
-    rehash(net, 0, W, b, state, np.arange(n_units, dtype=np.int64), True, 0, 1)
+    refresh_layer(net, 0, W, b, state, np.arange(n_units, dtype=np.int64), True, 0, 1)
     changed = rng.choice(n_units, 40, replace=False).astype(np.int64)
     W[changed] = rng.normal(size=(40, DIM))     # the network reads W in place
     b[changed] = rng.normal(size=40)
-    rehash(net, 0, W, b, state, changed, False, 0, 1)
+    refresh_layer(net, 0, W, b, state, changed, False, 0, 1)
 
     W_fresh, b_fresh = W.copy(), b.copy()
     fresh_net, fresh = layer(W_fresh, b_fresh)
-    rehash(fresh_net, 0, W_fresh, b_fresh, fresh, np.arange(n_units, dtype=np.int64),
-           True, 0, 1)
+    refresh_layer(fresh_net, 0, W_fresh, b_fresh, fresh,
+                  np.arange(n_units, dtype=np.int64), True, 0, 1)
     np.testing.assert_array_equal(state["home"], fresh["home"])
     assert (state["home"][changed] != -1).all()
     for t in range(6):
@@ -117,7 +117,7 @@ def test_small_buckets_do_not_overflow_the_workspace(run_isolated):
         from sklsh._hashing import make_hash_state
         from sklsh._kernels._network import Network
         from sklsh._prediction import hashed_output_scores
-        from sklsh._training import KernelInput, rehash
+        from sklsh._training import KernelInput, refresh_layer
         rng = np.random.RandomState(2)
         n_units, dim, budget = 500, 32, 25
         W, b = rng.normal(size=(n_units, dim)), rng.normal(size=n_units)
@@ -127,7 +127,8 @@ def test_small_buckets_do_not_overflow_the_workspace(run_isolated):
         net = Network([W], [b], [state], [budget], "relu", "softmax", "topk", None,
                       [np.zeros_like(W)], [np.zeros_like(b)],
                       [np.zeros(n_units, dtype=np.int32)])
-        rehash(net, 0, W, b, state, np.arange(n_units, dtype=np.int64), True, 1, 1)
+        refresh_layer(net, 0, W, b, state, np.arange(n_units, dtype=np.int64), True,
+                      1, 1)
         Q = rng.normal(size=(200, dim))
         for _ in range(3):
             ids, out = hashed_output_scores(net, None, Q, 5, 1)
@@ -140,7 +141,7 @@ def test_small_buckets_do_not_overflow_the_workspace(run_isolated):
 
 
 def test_srp_tables_need_the_codes_from_blas():
-    """SRP keys are hashed in one place (a BLAS product in ``rehash``): the kernel
+    """SRP keys are hashed in one place (a BLAS product in ``refresh_layer``): the kernel
     refuses to refresh an SRP layer without them instead of guessing."""
     from sklsh._kernels._tables import refresh_tables
     W, b, _ = dense_problem(0)
@@ -186,7 +187,7 @@ def test_tables_rebuilt_in_blocks_hold_the_same_units(mips, monkeypatch):
     W, b, _ = dense_problem(8)
     b = np.random.RandomState(1).normal(size=N_UNITS)
     one_net, one = build(W, b, mips=mips, bucket_size=N_UNITS)
-    monkeypatch.setattr(sklsh._training, "REHASH_CHUNK", 7)
+    monkeypatch.setattr(sklsh._training, "REFRESH_CHUNK", 7)
     blocks_net, blocks = build(W, b, mips=mips, bucket_size=N_UNITS)
     np.testing.assert_array_equal(blocks["sketch"], one["sketch"])
     np.testing.assert_array_equal(blocks["home"], one["home"])

@@ -60,8 +60,8 @@ cdef void remove(Tables *T, int t, int bucket, int unit) noexcept nogil:
             return
 
 
-cdef void _rehash(Layer *L, const floating *W, const int64_t *units, Py_ssize_t n,
-                  int *out, int n_threads, int *failed) noexcept nogil:
+cdef void _hash_units(Layer *L, const floating *W, const int64_t *units, Py_ssize_t n,
+                      int *out, int n_threads, int *failed) noexcept nogil:
     """Bucket ids of the given units of a WTA/DWTA/DOPH layer, into out[u * L + t], and
     their sketches (# OUT out, L.tables.sketch)."""
     cdef Py_ssize_t u
@@ -135,8 +135,9 @@ def refresh_tables(Network net, int layer, const int64_t[::1] units, bint full,
     the layer's units, if `units` was not all of them (a rebuild in blocks). Otherwise
     each unit leaves the buckets it was in and enters its new ones.
     An SRP layer's `codes` (the units' K * L codes) must be given: they are one matrix
-    product, which ``sklsh._training.rehash`` has BLAS do, MIPS scale included. A WTA,
-    DWTA or DOPH layer's codes are computed here. Returns the hashing operations spent here.
+    product, which ``sklsh._training.refresh_layer`` has BLAS do, MIPS scale included.
+    A WTA, DWTA or DOPH layer's codes are computed here. Returns the hashing operations
+    spent here.
     """
     if not net.trainable:
         raise ValueError("this network was built for inference only")
@@ -155,7 +156,8 @@ def refresh_tables(Network net, int layer, const int64_t[::1] units, bint full,
         raise ValueError("n_threads must be positive")
     cdef int KL = nt * L.spec.n_hashes
     if L.spec.family == SRP and codes is None:
-        raise ValueError("an SRP layer's codes must be given (sklsh._training.rehash)")
+        raise ValueError("an SRP layer's codes must be given "
+                         "(sklsh._training.refresh_layer)")
     if codes is not None:
         _check_codes(L, codes, n)
     cdef int[:, ::1] buckets = np.empty((n, nt), dtype=np.int32)
@@ -168,9 +170,9 @@ def refresh_tables(Network net, int layer, const int64_t[::1] units, bint full,
                 store_sketch(L, up[u], &codes[u, 0])
         elif n:
             if net.is_float:
-                _rehash(L, <float *> L.W, up, n, bp, n_threads, &failed[0])
+                _hash_units(L, <float *> L.W, up, n, bp, n_threads, &failed[0])
             else:
-                _rehash(L, <double *> L.W, up, n, bp, n_threads, &failed[0])
+                _hash_units(L, <double *> L.W, up, n, bp, n_threads, &failed[0])
         if not failed[0] and L.tables.ids != NULL:      # (buckets kept: see Tables)
             if full:
                 clear(&L.tables, nt, L.n_out)
