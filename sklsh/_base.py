@@ -1,14 +1,13 @@
 """The shared estimator: parameters, the fit / partial_fit loop, early stopping,
-warm start, prediction, persistence and tags. LSHMLPClassifier and LSHMLPRegressor
-(``sklsh._classes``) add only their targets and output layers."""
-import math
+warm start, persistence and tags; its predictions come from ``sklsh._prediction``.
+LSHMLPClassifier and LSHMLPRegressor (``sklsh._classes``) add only their targets and
+output layers."""
 import time
 import warnings
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator, _fit_context, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -17,7 +16,7 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.parallel import _get_threadpool_controller
 from sklearn.utils.validation import _check_sample_weight
 
-from . import _footprint, _hashing, _optimizers, _plan, _prediction
+from . import _footprint, _hashing, _init, _optimizers, _plan, _prediction
 from ._threads import effective_n_threads
 from ._training import DenseTrainer, KernelInput, Settings, Trainer, trains_by_blas
 
@@ -26,33 +25,6 @@ from ._training import DenseTrainer, KernelInput, Settings, Trainer, trains_by_b
 STATE_FORMAT = 6
 
 
-
-
-def _effective_fan_in(X, init="glorot"):
-    """The fan-in the first layer's weights are drawn for under `init`: the mean
-    squared norm of X's rows for 'row_norm', None (Glorot's draw) for 'glorot'.
-
-    A sparse row reaches a unit through its few non-zeros only, so the variance of
-    the unit's pre-activation is |x|^2 Var(w), not n_features Var(w) as Glorot's
-    fan-in assumes: 'row_norm' gives TF-IDF rows unit-order pre-activations from the
-    start (an EmbeddingBag's N(0, 1) rows are the same idea). On real text, where
-    most words are rare, those large random rows of the rare words stay noise for
-    long, and Glorot's small draw, which Adam soon scales up where the data asks,
-    learns better: hence the default.
-    """
-    if init == "glorot" or X.shape[0] == 0 or X.shape[1] == 0:
-        return None
-    if sp.issparse(X):
-        data = X.data.astype(np.float64)
-        sq = float(np.dot(data, data))
-    else:
-        sq = float(np.einsum("ij,ij->", X, X, dtype=np.float64))
-    if not sq > 0:
-        return None
-    mean_sq = sq / X.shape[0]
-    # six digits are plenty for a scale, and make it the same whatever order the
-    # non-zeros are summed in (dense, CSR or CSC differ in the last bits)
-    return round(mean_sq, 5 - math.floor(math.log10(mean_sq)))
 
 
 def _writeable(a):
@@ -178,23 +150,13 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         """Draw the weights and reset the training state.
 
         `first_fan_in`, when given, replaces Glorot's draw for the first layer by
-        He's uniform one over that fan-in (see `_effective_fan_in`).
+        He's uniform one over that fan-in (see `sklsh._init.effective_fan_in`).
         """
-        rng = self._random_state
         self.n_iter_ = 0
         self.t_ = 0
         self.n_layers_ = len(layer_units)
-        self.coefs_, self.intercepts_ = [], []
-        factor = 2.0 if self.activation == "logistic" else 6.0
-        for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
-            # Glorot's uniform initialisation, drawn as scikit-learn's MLP draws it;
-            # stored unit-major, exposed transposed
-            bound = w_bound = np.sqrt(factor / (fan_in + fan_out))
-            if first_fan_in is not None and not self.coefs_:
-                w_bound = np.sqrt(factor / first_fan_in)    # (biases keep Glorot's)
-            W = rng.uniform(-w_bound, w_bound, (fan_in, fan_out)).astype(dtype).T.copy()
-            self.coefs_.append(W.T)
-            self.intercepts_.append(rng.uniform(-bound, bound, fan_out).astype(dtype))
+        self.coefs_, self.intercepts_ = _init.draw_weights(
+            layer_units, dtype, self.activation, self._random_state, first_fan_in)
         self.loss_curve_ = []
         self._no_improvement_count = 0
         if self.early_stopping:
@@ -313,7 +275,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         if first_pass:
             _footprint.check_memory(self, layer_units, plan,
                                     np.dtype(dtype).itemsize, X)
-            self._initialize(layer_units, dtype, _effective_fan_in(X, self.init))
+            self._initialize(layer_units, dtype, _init.effective_fan_in(X, self.init))
         weights, rebuild = self._training_arrays(layer_units, plan, X)
         # training moves the sketches, so the prefix tables go now and are made anew
         # once it has finished (an interrupted fit leaves none, not stale ones)

@@ -306,12 +306,12 @@ def test_row_norm_draws_the_first_layer_for_the_row_norms(digits):
     """'row_norm' draws the first layer He-uniform for the mean squared row norm (1
     for TF-IDF rows), however X is stored; 'glorot' keeps n_features' draw."""
     from sklearn.preprocessing import normalize
-    from sklsh._base import _effective_fan_in
+    from sklsh._init import effective_fan_in
     X = normalize(sp.random(300, 4000, density=0.01, format="csr", random_state=0))
     y = np.arange(300) % 3
     for stored in (X, X.toarray(), sp.csc_matrix(X)):
-        assert _effective_fan_in(stored, "row_norm") == 1.0
-        assert _effective_fan_in(stored, "glorot") is None
+        assert effective_fan_in(stored, "row_norm") == 1.0
+        assert effective_fan_in(stored, "glorot") is None
     clf = small_clf(init="row_norm", learning_rate_init=1e-12, max_iter=1).fit(X, y)
     bound = np.sqrt(6.0)
     assert 0.95 * bound < np.abs(clf.coefs_[0]).max() <= bound

@@ -1,0 +1,52 @@
+"""The first draw of a network's weights: Glorot's uniform draw, as scikit-learn's
+MLP makes it, or for the first layer He's over the rows' effective fan-in."""
+import math
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def effective_fan_in(X, init="glorot"):
+    """The fan-in the first layer's weights are drawn for under `init`: the mean
+    squared norm of X's rows for 'row_norm', None (Glorot's draw) for 'glorot'.
+
+    A sparse row reaches a unit through its few non-zeros only, so the variance of
+    the unit's pre-activation is |x|^2 Var(w), not n_features Var(w) as Glorot's
+    fan-in assumes: 'row_norm' gives TF-IDF rows unit-order pre-activations from the
+    start (an EmbeddingBag's N(0, 1) rows are the same idea). On real text, where
+    most words are rare, those large random rows of the rare words stay noise for
+    long, and Glorot's small draw, which Adam soon scales up where the data asks,
+    learns better: hence the default.
+    """
+    if init == "glorot" or X.shape[0] == 0 or X.shape[1] == 0:
+        return None
+    if sp.issparse(X):
+        data = X.data.astype(np.float64)
+        sq = float(np.dot(data, data))
+    else:
+        sq = float(np.einsum("ij,ij->", X, X, dtype=np.float64))
+    if not sq > 0:
+        return None
+    mean_sq = sq / X.shape[0]
+    # six digits are plenty for a scale, and make it the same whatever order the
+    # non-zeros are summed in (dense, CSR or CSC differ in the last bits)
+    return round(mean_sq, 5 - math.floor(math.log10(mean_sq)))
+
+
+def draw_weights(layer_units, dtype, activation, rng, first_fan_in=None):
+    """Weights and biases of a network of `layer_units`, drawn from `rng`: per layer
+    ``(n_in, n_out)`` coefficients (views of unit-major arrays, as the kernels read
+    them) and ``(n_out,)`` intercepts. `first_fan_in`, when given, replaces Glorot's
+    draw of the first layer's weights by He's uniform one over that fan-in."""
+    coefs, intercepts = [], []
+    factor = 2.0 if activation == "logistic" else 6.0
+    for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
+        # Glorot's uniform initialisation, drawn as scikit-learn's MLP draws it;
+        # stored unit-major, exposed transposed
+        bound = w_bound = np.sqrt(factor / (fan_in + fan_out))
+        if first_fan_in is not None and not coefs:
+            w_bound = np.sqrt(factor / first_fan_in)    # (biases keep Glorot's)
+        W = rng.uniform(-w_bound, w_bound, (fan_in, fan_out)).astype(dtype).T.copy()
+        coefs.append(W.T)
+        intercepts.append(rng.uniform(-bound, bound, fan_out).astype(dtype))
+    return coefs, intercepts
