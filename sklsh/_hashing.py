@@ -106,7 +106,7 @@ def make_hash_state(n_in, n_units, *, family, bits_per_table, n_tables, bucket_s
     n_codes = K * n_tables
     state = {
         "family": family, "n_tables": n_tables, "n_hashes": K,
-        "code_bits": code_bits(family, window), "range_bits": bits_per_table,
+        "code_bits": code_bits(family, window), "bits_per_table": bits_per_table,
         "bucket_size": bucket_size, "policy": policy, "window": window,
         "mips": bool(mips and family == "srp"), "buckets": bool(buckets),
     }

@@ -37,10 +37,10 @@ cdef int MAX_BORROW = 64
 
 
 cdef void pack(const HashSpec *s, const int *codes, int *buckets) noexcept nogil:
-    """Concatenate each table's K codes; fold them into range_bits when longer."""
+    """Concatenate each table's K codes; fold them into bits_per_table when longer."""
     cdef int t, h, K = s.n_hashes
     cdef uint64_t v
-    cdef bint exact = K * s.code_bits <= s.range_bits
+    cdef bint exact = K * s.code_bits <= s.bits_per_table
     for t in range(s.n_tables):
         v = 0
         for h in range(K):
@@ -49,7 +49,7 @@ cdef void pack(const HashSpec *s, const int *codes, int *buckets) noexcept nogil
             else:
                 v = (v ^ <uint64_t>codes[t * K + h]) * GOLDEN
         if not exact:
-            v = v >> (64 - s.range_bits)
+            v = v >> (64 - s.bits_per_table)
         buckets[t] = <int>v
 
 

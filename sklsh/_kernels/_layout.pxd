@@ -37,7 +37,7 @@ cdef struct HashSpec:
     int n_tables            # L
     int n_hashes            # K codes per table
     int code_bits           # bits of one code: 1 for SRP, log2(window) for the others
-    int range_bits          # log2 of the buckets per table
+    int bits_per_table          # log2 of the buckets per table
     int dim                 # the layer's fan-in
     bint mips               # append the norm coordinate to keys (asymmetric MIPS)
     void *proj              # SRP: (dim + 2, L * K); row dim is the bias, dim + 1 the norm

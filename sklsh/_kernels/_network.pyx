@@ -166,11 +166,11 @@ cdef class Network:
         cdef Tables *T = &L.tables
         s.family = FAMILIES[h["family"]]
         s.n_tables, s.n_hashes = h["n_tables"], h["n_hashes"]
-        s.code_bits, s.range_bits = h["code_bits"], h["range_bits"]
+        s.code_bits, s.bits_per_table = h["code_bits"], h["bits_per_table"]
         s.dim, s.mips = L.n_in, h["mips"]
         s.window = h["window"]
         KL = s.n_tables * s.n_hashes
-        if not (1 <= s.range_bits <= 30 and s.n_tables >= 1 and s.n_hashes >= 1
+        if not (1 <= s.bits_per_table <= 30 and s.n_tables >= 1 and s.n_hashes >= 1
                 and s.code_bits >= 1):
             raise ValueError("inconsistent hash state")
         if s.family == SRP:
@@ -195,7 +195,7 @@ cdef class Network:
             s.zero_code = <const int *> checked(zero, np.int32, (KL,), False)
             if zero.size and (zero.min() < 0 or zero.max() >= s.window):
                 raise ValueError("WTA zero codes out of range")
-        T.n_buckets = 1 << s.range_bits
+        T.n_buckets = 1 << s.bits_per_table
         T.policy = POLICIES[h["policy"]]
         if h["buckets"]:
             T.bucket_size = h["bucket_size"]
