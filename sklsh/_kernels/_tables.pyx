@@ -163,17 +163,19 @@ def refresh_tables(Network net, int layer, const int64_t[::1] units, bint full,
     cdef int[:, ::1] buckets = np.empty((n, nt), dtype=np.int32)
     cdef int *bp = &buckets[0, 0] if n else NULL
     cdef const int64_t *up = &units[0] if n else NULL
+    cdef bint kept = L.tables.ids != NULL       # (buckets kept: see Tables)
     with nogil:
         if codes is not None:
             for u in range(n):
-                pack(&L.spec, &codes[u, 0], bp + u * nt)
+                if kept:
+                    pack(&L.spec, &codes[u, 0], bp + u * nt)
                 store_sketch(L, up[u], &codes[u, 0])
         elif n:
             if net.is_float:
                 _hash_units(L, <float *> L.W, up, n, bp, n_threads, &failed[0])
             else:
                 _hash_units(L, <double *> L.W, up, n, bp, n_threads, &failed[0])
-        if not failed[0] and L.tables.ids != NULL:      # (buckets kept: see Tables)
+        if not failed[0] and kept:
             if full:
                 clear(&L.tables, nt, L.n_out)
             for t in range(nt):
