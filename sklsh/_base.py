@@ -1,30 +1,25 @@
-"""The shared estimator: parameters, the fit / partial_fit loop, early stopping,
-warm start, persistence and tags; its predictions come from ``sklsh._prediction``.
+"""The shared estimator: parameters, setting up a fit (validation, first draw, warm
+start, the hash state), persistence and tags; its epochs run in ``sklsh._epochs`` and
+its predictions come from ``sklsh._prediction``.
 LSHMLPClassifier and LSHMLPRegressor (``sklsh._classes``) add only their targets and
 output layers."""
-import time
-import warnings
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, _fit_context, is_classifier
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
+from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.parallel import _get_threadpool_controller
 from sklearn.utils.validation import _check_sample_weight
 
-from . import _footprint, _hashing, _init, _optimizers, _plan, _prediction
+from . import _epochs, _footprint, _hashing, _init, _optimizers, _plan, _prediction
 from ._threads import effective_n_threads
-from ._training import DenseTrainer, KernelInput, Settings, Trainer, trains_by_blas
+from ._training import DenseTrainer, Settings, Trainer, trains_by_blas
 
 # Bumped whenever the layout of the fitted arrays changes; a pickle of another layout
 # is refused with a clear message instead of reaching the kernels.
 STATE_FORMAT = 6
-
-
 
 
 def _writeable(a):
@@ -309,7 +304,8 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
                 limits=trainer.blas_threads(self._batch_size(X.shape[0])), user_api="blas"):
             if rebuild:
                 trainer.refresh(self._random_state, full=True)
-            self._fit_stochastic(X, y, targets, trainer, incremental, sample_weight)
+            _epochs.run_epochs(self, X, y, targets, trainer, incremental,
+                               sample_weight)
         for h in self._hash_states if self.selection == "sketch" else ():
             if h is not None:
                 _hashing.group_prefixes(h)
@@ -319,187 +315,6 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
                 "contain large values and need to be preprocessed (e.g. with "
                 "StandardScaler), or learning_rate_init may be too large.")
         return self
-
-    def _fit_stochastic(self, X, y, targets, trainer, incremental, sample_weight=None):
-        if self.early_stopping and incremental:
-            raise ValueError("partial_fit does not support early_stopping=True: set "
-                             "early_stopping=False to train incrementally, or use fit.")
-        n_samples = X.shape[0]
-        rng = self._random_state
-        train_rows = np.arange(n_samples, dtype=np.int64)
-        early_stopping = self.early_stopping
-        if early_stopping:
-            stratify = y if is_classifier(self) and np.ndim(y) == 1 else None
-            train_rows, val_rows = train_test_split(
-                train_rows, random_state=rng, test_size=self.validation_fraction,
-                stratify=stratify)
-            if val_rows.shape[0] < 2:
-                raise ValueError(
-                    f"The validation set is too small: validation_fraction="
-                    f"{self.validation_fraction} of {n_samples} samples gives "
-                    f"{val_rows.shape[0]}, and early stopping needs at least 2. "
-                    "Increase 'validation_fraction' or the size of your dataset.")
-            X_val, y_val = X[val_rows], y[val_rows]
-            sw_val = None if sample_weight is None else sample_weight[val_rows]
-            if sw_val is not None and not sw_val.any():
-                raise ValueError(
-                    "The sample weights of the validation set are all zero; use "
-                    "another random_state or validation_fraction.")
-            train_rows = np.sort(train_rows)
-            self._best_state = self._snapshot()
-        n_train = train_rows.shape[0]
-        if self.batch_size != "auto" and self.batch_size > n_train:
-            warnings.warn(f"batch_size={self.batch_size} is larger than the "
-                          f"{n_train} training samples; it is clipped to {n_train}.")
-        batch_size = self._batch_size(n_train)
-        n_batches = -(-n_train // batch_size)
-        data = KernelInput(X, self.coefs_[0].dtype)
-        trainer.prepare(data)
-        try:
-            for _ in range(self.max_iter):
-                start = time.perf_counter()
-                order = rng.permutation(train_rows) if self.shuffle else train_rows
-                accumulated = 0.0
-                # as scikit-learn reports it: each batch's (weighted) mean loss, with
-                # the L2 penalty over the batch's sum of weights, counted for each of
-                # its examples (the penalty of the weights the epoch ends with)
-                penalty_share = 0.0
-                for b in range(0, n_train, batch_size):
-                    rows = order[b:b + batch_size]
-                    loss = trainer.batch(data, targets, rows, rng, n_batches,
-                                         sample_weight)
-                    if sample_weight is None:
-                        accumulated += loss
-                        penalty_share += 1.0
-                    else:
-                        sw_sum = float(sample_weight[rows].sum())
-                        if sw_sum != 0:
-                            accumulated += loss * (len(rows) / sw_sum)
-                            penalty_share += len(rows) / sw_sum
-                penalty = 0.0
-                if penalty_share:
-                    # (unweighted: n_train / n_batches, the batch size if it divides)
-                    penalty = 0.5 * self.alpha * sum(
-                        float(np.dot(c.ravel(), c.ravel())) for c in self.coefs_
-                    ) / (n_train / penalty_share)
-                self.loss_ = accumulated / n_train + penalty
-                self.n_iter_ += 1
-                self.t_ += n_train
-                self.loss_curve_.append(self.loss_)
-                self._record_tally(trainer)
-                if self.verbose:
-                    print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}, "
-                          f"{time.perf_counter() - start:.2f} s, "
-                          f"active fraction {self._mean_active_fraction():.3f}, "
-                          f"multiply-adds {100 * self.mult_fraction_:.2f}% of dense")
-                self._update_no_improvement_count(
-                    early_stopping, X_val if early_stopping else None,
-                    y_val if early_stopping else None,
-                    sw_val if early_stopping else None)
-                if self.verbose and early_stopping:
-                    print(f"Validation score: {self.validation_scores_[-1]:f}")
-                if self._end_epoch(trainer, early_stopping):
-                    break
-                if incremental:
-                    break
-                if self.n_iter_ == self.max_iter:
-                    warnings.warn(
-                        "Stochastic Optimizer: Maximum iterations (%d) reached and the "
-                        "optimization hasn't converged yet." % self.max_iter,
-                        ConvergenceWarning)
-        except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.")
-        self._record_tally(trainer)
-        # The tables stay as training last used them: the network is adapted to the
-        # active sets they give, and re-hashing everything here would hand it others
-        # it never trained on. Early stopping brings back the tables of the
-        # best epoch with its weights, so the model is exactly the one validated.
-        if early_stopping:
-            self._restore(self._best_state)
-            del self._best_state
-
-    def _mean_active_fraction(self):
-        """Mean over the hashed layers of the share of units active per example."""
-        shares = [b / c.shape[1] for b, c, h in
-                  zip(self._budgets, self.coefs_, self._hash_states) if h is not None]
-        return float(np.mean(shares)) if shares else 1.0
-
-    def _record_tally(self, trainer):
-        self.mult_fraction_ = trainer.tally.mult_fraction
-        self.hash_fraction_ = trainer.tally.hash_fraction
-
-    def _snapshot(self):
-        """Copies of what predictions and table refreshes read: weights, hash tables,
-        row stamps and the refresh schedule (not the optimizer's moments)."""
-        return dict(
-            coefs=[c.copy() for c in self.coefs_],
-            intercepts=[i.copy() for i in self.intercepts_],
-            touched=[t.copy() for t in self._touched],
-            schedule=dict(self._schedule),
-            hashing=[None if h is None
-                     else _hashing.copy_tables(h) for h in self._hash_states])
-
-    def _restore(self, snapshot):
-        """Write a snapshot back in place: the kernels' views stay valid."""
-        for l in range(len(self.coefs_)):
-            self.coefs_[l][...] = snapshot["coefs"][l]
-            self.intercepts_[l][...] = snapshot["intercepts"][l]
-            self._touched[l][...] = snapshot["touched"][l]
-            if snapshot["hashing"][l] is not None:
-                _hashing.restore_tables(self._hash_states[l], snapshot["hashing"][l])
-        self._schedule.update(snapshot["schedule"])
-
-    def _end_epoch(self, trainer, early_stopping):
-        """The learning-rate schedule of 'sgd' and the stopping rule, as scikit-learn's
-        SGDOptimizer has them (``iteration_ends``, ``trigger_stopping``); whether to
-        stop. 'invscaling' sets the rate to ``learning_rate_init / (t_ + 1) **
-        power_t``. After more than ``n_iter_no_change`` epochs without improvement,
-        'adaptive' divides the rate by 5 and counts anew (stopping once it is at most
-        1e-6); every other case stops."""
-        sgd = self.solver == "sgd"
-        if sgd and self.learning_rate == "invscaling":
-            self._learning_rate = (float(self.learning_rate_init)
-                                   / (self.t_ + 1) ** self.power_t)
-            trainer.learning_rate = self._learning_rate
-        if self._no_improvement_count <= self.n_iter_no_change:
-            return False
-        what = "Validation score" if early_stopping else "Training loss"
-        msg = (f"{what} did not improve more than tol={self.tol:f} for "
-               f"{self.n_iter_no_change} consecutive epochs.")
-        if not (sgd and self.learning_rate == "adaptive"):
-            if self.verbose:
-                print(msg + " Stopping.")
-            return True
-        if self._learning_rate <= 1e-6:
-            if self.verbose:
-                print(msg + " Learning rate too small. Stopping.")
-            return True
-        self._learning_rate /= 5.0
-        trainer.learning_rate = self._learning_rate
-        if self.verbose:
-            print(msg + " Setting learning rate to %f" % self._learning_rate)
-        self._no_improvement_count = 0
-        return False
-
-    def _update_no_improvement_count(self, early_stopping, X_val, y_val,
-                                     sample_weight=None):
-        if early_stopping:
-            self.validation_scores_.append(self._score(X_val, y_val, sample_weight))
-            last = self.validation_scores_[-1]
-            if last < self.best_validation_score_ + self.tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            if last > self.best_validation_score_:
-                self.best_validation_score_ = last
-                self._best_state = self._snapshot()
-        else:
-            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            if self.loss_curve_[-1] < self.best_loss_:
-                self.best_loss_ = self.loss_curve_[-1]
 
     # ----------------------------------------------------------------- prediction
     def _output_scores(self, X):

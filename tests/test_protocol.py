@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
-import sklsh._base
+import sklsh._epochs
 import sklsh._training
 from sklsh import LSHMLPClassifier, LSHMLPRegressor
 
@@ -75,14 +75,14 @@ def test_early_stopping_restores_the_best_model(digits, monkeypatch):
     included, not only the weights)."""
     X, y = digits
     split = {}
-    real_split = sklsh._base.train_test_split
+    real_split = sklsh._epochs.train_test_split
 
     def spy(*args, **kwargs):
         out = real_split(*args, **kwargs)
         split["validation"] = out[1]
         return out
 
-    monkeypatch.setattr(sklsh._base, "train_test_split", spy)
+    monkeypatch.setattr(sklsh._epochs, "train_test_split", spy)
     clf = small_clf(active_fraction=0.25, early_stopping=True, validation_fraction=0.2,
                     n_iter_no_change=3, max_iter=40, learning_rate_init=0.05)
     clf.fit(X, y)
