@@ -54,9 +54,9 @@ cdef inline bint kept(int c, int thr, int *ties) noexcept nogil:
 cdef void top_by_collisions(const Layer *layer, const int *buckets, Scratch *s,
                             int k, int *out, int *n) noexcept nogil:
     cdef const Tables *T = &layer.tables
-    cdef int L = layer.spec.n_tables, t, e, j, c, n_cand = 0, need, thr
+    cdef int n_tables = layer.spec.n_tables, t, e, j, c, n_cand = 0, need, thr
     cdef int64_t slot
-    for t in range(L):
+    for t in range(n_tables):
         slot = <int64_t>t * T.n_buckets + buckets[t]
         for e in range(T.fill[slot]):
             j = T.ids[slot * T.bucket_size + e]
@@ -65,7 +65,7 @@ cdef void top_by_collisions(const Layer *layer, const int *buckets, Scratch *s,
                 s.count[j] = 1
                 s.cand[n_cand] = j
                 n_cand += 1
-            elif s.count[j] < L:    # (a forced unit's count is never read)
+            elif s.count[j] < n_tables:    # (a forced unit's count is never read)
                 s.count[j] += 1
     need = k - n[0]
     if n_cand <= need:
@@ -73,13 +73,13 @@ cdef void top_by_collisions(const Layer *layer, const int *buckets, Scratch *s,
             out[n[0] + e] = s.cand[e]
         n[0] += n_cand
         return
-    # Counting sort on the collision count (1..L): take every candidate above the
+    # Counting sort on the collision count (1..n_tables): take every candidate above the
     # threshold count and, at the threshold, the first ones in order of appearance.
-    for c in range(L + 1):
+    for c in range(n_tables + 1):
         s.hist[c] = 0
     for e in range(n_cand):
         s.hist[s.count[s.cand[e]]] += 1
-    thr = threshold(s.hist, L, need, &need)
+    thr = threshold(s.hist, n_tables, need, &need)
     for e in range(n_cand):
         j = s.cand[e]
         if kept(s.count[j], thr, &need):    # (stamped already, when collected)
@@ -235,12 +235,12 @@ cdef void top_by_sketch(const Layer *layer, const uint64_t *q, Scratch *s, int k
 cdef void union_of_buckets(const Layer *layer, const int *buckets, Scratch *s,
                            int k, int *out, int *n, uint64_t *rng) noexcept nogil:
     cdef const Tables *T = &layer.tables
-    cdef int L = layer.spec.n_tables, t, e, r, tmp
+    cdef int n_tables = layer.spec.n_tables, t, e, r, tmp
     cdef int64_t slot
-    for t in range(L):
+    for t in range(n_tables):
         s.order[t] = t
-    for t in range(L):          # Fisher-Yates, lazily: stop once the budget is met
-        r = t + below(rng, L - t)
+    for t in range(n_tables):          # Fisher-Yates, lazily: stop once the budget is met
+        r = t + below(rng, n_tables - t)
         tmp = s.order[t]
         s.order[t] = s.order[r]
         s.order[r] = tmp

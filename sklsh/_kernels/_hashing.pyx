@@ -214,9 +214,9 @@ cdef void pack_sketch(const HashSpec *s, const Tables *T, const int *codes,
     """All K * L codes of a vector side by side, `codes_per_word` to a word: comparing
     two sketches code by code estimates their similarity far more finely than
     counting whole-bucket collisions does (# OUT sketch)."""
-    cdef int h, w, KL = s.n_tables * s.n_hashes
-    for w in range(T.n_words):
-        sketch[w] = 0
+    cdef int h, word, KL = s.n_tables * s.n_hashes
+    for word in range(T.n_words):
+        sketch[word] = 0
     for h in range(KL):
-        w = h // T.codes_per_word
-        sketch[w] |= (<uint64_t>codes[h]) << ((h - w * T.codes_per_word) * s.code_bits)
+        word = h // T.codes_per_word
+        sketch[word] |= (<uint64_t>codes[h]) << ((h - word * T.codes_per_word) * s.code_bits)

@@ -44,14 +44,15 @@ cdef inline Row row_view(const floating[:, ::1] X, const floating *data,
 cdef double run_example(Network net, const floating *x, const int *x_ids, int x_n,
                         bint x_dense, const int *q_buckets, const uint64_t *q_sketch,
                         const int *labels, int n_labels,
-                        const floating *y, Work *w, uint64_t *rng, bint training,
+                        const floating *y, Work *work, uint64_t *rng, bint training,
                         int stamp, int *score_ids, floating *scores,
                         double weight) noexcept nogil:
     """Forward one example through the active sets. When `training`, add its
     gradients into the accumulators and return its loss, both scaled by its sample
     `weight` (as scikit-learn's MLP scales the output deltas); otherwise write its active
     outputs' ids and scores, padded to the output width (`Network.output_width`)
-    with id -1 and score -inf (# OUT score_ids, scores). w.tally counts the work.
+    with id -1 and score -inf (# OUT score_ids, scores). work.tally counts the
+    multiply-adds and hash operations.
 
     The first layer's query is hashed here unless its buckets and sketch are given
     (`q_buckets`, `q_sketch`; see `pack_codes`): they depend on the example alone.
@@ -60,7 +61,7 @@ cdef double run_example(Network net, const floating *x, const int *x_ids, int x_
     seed, and the stream is drawn from the example's own hash codes at its first
     hashed layer, so that a prediction never depends on where the row sits in X."""
     cdef int l, a, k, e, n_layers = net.n_layers, last = net.n_layers - 1
-    cdef Layer *L
+    cdef Layer *layer
     cdef const int *in_ids = x_ids
     cdef const floating *in_val = x
     cdef int in_n = x_n
@@ -74,91 +75,95 @@ cdef double run_example(Network net, const floating *x, const int *x_ids, int x_
     cdef int n_forced, n_explore, t
     cdef bint seeded = training
     cdef uint64_t content
-    w.tally[0] = w.tally[1] = w.tally[2] = 0
+    work.tally[0] = work.tally[1] = work.tally[2] = 0
     for l in range(n_layers):
-        L = &net.layers[l]
-        dense_in = L.n_in if (l > 0 or x_dense) else x_n
-        if L.hashed:
+        layer = &net.layers[l]
+        dense_in = layer.n_in if (l > 0 or x_dense) else x_n
+        if layer.hashed:
             # with every unit a candidate nothing is looked up (select_active reads
             # no buckets): the exact pre-activations choose
             buckets, sketch = NULL, NULL
-            if L.candidates < L.n_out:
+            if layer.candidates < layer.n_out:
                 if l == 0 and q_buckets != NULL:
                     buckets, sketch = q_buckets, q_sketch
                 else:
-                    w.tally[2] += query_buckets(&L.spec, in_ids, in_val, in_n, in_dense,
-                                                w.codes, <floating *> w.acc, w.buckets)
-                    if L.selection == SKETCH:
-                        pack_sketch(&L.spec, &L.tables, w.codes, w.sketch)
-                    buckets, sketch = w.buckets, w.sketch
-                if L.selection == SKETCH:
-                    w.tally[2] += <int64_t>L.n_out * L.tables.n_words
+                    work.tally[2] += query_buckets(
+                        &layer.spec, in_ids, in_val, in_n, in_dense,
+                        work.codes, <floating *> work.acc, work.buckets)
+                    if layer.selection == SKETCH:
+                        pack_sketch(&layer.spec, &layer.tables, work.codes, work.sketch)
+                    buckets, sketch = work.buckets, work.sketch
+                if layer.selection == SKETCH:
+                    work.tally[2] += <int64_t>layer.n_out * layer.tables.n_words
                 if not seeded:
                     content = 0
-                    for t in range(L.spec.n_tables):
+                    for t in range(layer.spec.n_tables):
                         content = (content * <uint64_t>0x100000001B3
                                    + <uint64_t>buckets[t])
                     rng[0] = stream(rng[0], content)
                     seeded = True
             n_forced = n_labels if training and l == last else 0
-            n_explore = L.explore if training else 0
-            k = select_active(L, buckets, sketch, labels, n_forced, n_explore,
-                              &w.scratch, rng, w.ids[l])
+            n_explore = layer.explore if training else 0
+            k = select_active(layer, buckets, sketch, labels, n_forced, n_explore,
+                              &work.scratch, rng, work.ids[l])
         else:
-            k = L.n_out
-        z = <floating *> w.act[l]
-        forward(L, in_ids, in_val, in_n, in_dense, w.ids[l], k, z)
-        w.tally[0] += <int64_t>k * (L.n_in if in_dense else in_n)
-        if L.hashed:
-            k = keep_largest(w.ids[l], z, k, L.budget, min(n_forced + n_explore, k))
+            k = layer.n_out
+        z = <floating *> work.act[l]
+        forward(layer, in_ids, in_val, in_n, in_dense, work.ids[l], k, z)
+        work.tally[0] += <int64_t>k * (layer.n_in if in_dense else in_n)
+        if layer.hashed:
+            k = keep_largest(work.ids[l], z, k, layer.budget,
+                             min(n_forced + n_explore, k))
             if l < last:
-                sort_by_id(w.ids[l], z, 0, k)
+                sort_by_id(work.ids[l], z, 0, k)
         if l < last:
-            activate(net.act_kind, z, <floating *> w.der[l], k)
-        w.n_active[l] = k
-        w.tally[1] += <int64_t>L.n_out * dense_in
-        in_ids, in_val, in_n, in_dense = w.ids[l], z, k, not L.hashed
+            activate(net.act_kind, z, <floating *> work.der[l], k)
+        work.n_active[l] = k
+        work.tally[1] += <int64_t>layer.n_out * dense_in
+        in_ids, in_val, in_n, in_dense = work.ids[l], z, k, not layer.hashed
     if not training:
         # compact: a top-k over the active outputs never reads the other classes
-        for a in range(w.n_active[last]):
-            score_ids[a] = w.ids[last][a]
-            scores[a] = (<floating *> w.act[last])[a]
-        for a in range(w.n_active[last], net.layers[last].budget):
+        for a in range(work.n_active[last]):
+            score_ids[a] = work.ids[last][a]
+            scores[a] = (<floating *> work.act[last])[a]
+        for a in range(work.n_active[last], net.layers[last].budget):
             score_ids[a] = -1
             scores[a] = -INFINITY
         return 0
-    L = &net.layers[last]
+    layer = &net.layers[last]
     for e in range(n_labels):
         # forced labels lead a hashed output's active set; a dense one is the identity
-        w.label_pos[e] = e if L.hashed else labels[e]
-    value = output_delta(net.loss_kind, <floating *> w.act[last], w.n_active[last],
-                         w.ids[last], w.label_pos, n_labels, y,
-                         <floating *> w.delta[last])
+        work.label_pos[e] = e if layer.hashed else labels[e]
+    value = output_delta(net.loss_kind, <floating *> work.act[last], work.n_active[last],
+                         work.ids[last], work.label_pos, n_labels, y,
+                         <floating *> work.delta[last])
     if weight != 1:
         # (a zero weight zeroes every delta: backward then touches no row)
         value *= weight
-        z = <floating *> w.delta[last]
-        for a in range(w.n_active[last]):
+        z = <floating *> work.delta[last]
+        for a in range(work.n_active[last]):
             z[a] = <floating>(z[a] * weight)
     for l in range(last, -1, -1):
-        L = &net.layers[l]
-        k = w.n_active[l]
+        layer = &net.layers[l]
+        k = work.n_active[l]
         if l > 0:
-            in_ids, in_val = w.ids[l - 1], <floating *> w.act[l - 1]
-            in_n, in_dense = w.n_active[l - 1], not net.layers[l - 1].hashed
-            in_delta = <floating *> w.delta[l - 1]
+            in_ids, in_val = work.ids[l - 1], <floating *> work.act[l - 1]
+            in_n, in_dense = work.n_active[l - 1], not net.layers[l - 1].hashed
+            in_delta = <floating *> work.delta[l - 1]
             for a in range(in_n):
                 in_delta[a] = 0
         else:
             in_ids, in_val, in_n, in_dense, in_delta = x_ids, x, x_n, x_dense, NULL
-        backward(L, in_ids, in_val, in_n, in_dense, w.ids[l], k,
-                 <floating *> w.delta[l], in_delta, stamp)
-        w.tally[0] += <int64_t>k * (L.n_in if in_dense else in_n) * (2 if l > 0 else 1)
-        w.tally[1] += (<int64_t>L.n_out * (L.n_in if (l > 0 or x_dense) else x_n)
-                       * (2 if l > 0 else 1))
+        backward(layer, in_ids, in_val, in_n, in_dense, work.ids[l], k,
+                 <floating *> work.delta[l], in_delta, stamp)
+        work.tally[0] += (<int64_t>k * (layer.n_in if in_dense else in_n)
+                          * (2 if l > 0 else 1))
+        work.tally[1] += (<int64_t>layer.n_out
+                          * (layer.n_in if (l > 0 or x_dense) else x_n)
+                          * (2 if l > 0 else 1))
         if l > 0:
             for a in range(in_n):
-                in_delta[a] *= (<floating *> w.der[l - 1])[a]
+                in_delta[a] *= (<floating *> work.der[l - 1])[a]
     return value
 
 
@@ -279,17 +284,17 @@ def batch_gradients(Network net, const floating[:, ::1] X, const floating[::1] d
     cdef const uint64_t *qs
     cdef int n_lab
     cdef bint has_labels = net.loss_kind != SQUARED
-    cdef Work *w
+    cdef Work *work
     cdef uint64_t rng
     cdef Row row
     with nogil, parallel(num_threads=n_threads):
-        w = net.new_work(max_labels, sizeof(floating))
-        if w == NULL:
+        work = net.new_work(max_labels, sizeof(floating))
+        if work == NULL:
             failed[0] = 1
         # dynamic: a thread that the OS sets aside (a busy machine, nested
         # parallelism) must not hold back the examples dealt to it in advance
         for i in prange(n, schedule='dynamic', chunksize=4):
-            if w == NULL:
+            if work == NULL:
                 continue
             r = rows[i]
             rng = stream(seed, <uint64_t>r)
@@ -301,12 +306,12 @@ def batch_gradients(Network net, const floating[:, ::1] X, const floating[::1] d
             row = row_view(X, dp, ip, indptr, sparse, r)
             loss += run_example(net, <const floating *> row.values, row.ids, row.n,
                                 not sparse, qb, qs, lp + lo, n_lab,
-                                &Y[r, 0] if not has_labels else NULL, w, &rng, True,
+                                &Y[r, 0] if not has_labels else NULL, work, &rng, True,
                                 stamp, NULL, NULL, wt)
-            macs += w.tally[0]
-            dense_macs += w.tally[1]
-            hash_ops += w.tally[2]
-        net.free_work(w)
+            macs += work.tally[0]
+            dense_macs += work.tally[1]
+            hash_ops += work.tally[2]
+        net.free_work(work)
     if failed[0]:
         raise MemoryError("could not allocate the per-thread buffers")
     return loss, macs, dense_macs, hash_ops
@@ -339,23 +344,23 @@ def hashed_scores(Network net, const floating[:, ::1] X, const floating[::1] dat
     cdef bint queries = q_buckets.shape[0] > 0
     cdef const int *qb
     cdef const uint64_t *qs
-    cdef Work *w
+    cdef Work *work
     cdef uint64_t rng
     cdef Row row
     with nogil, parallel(num_threads=n_threads):
-        w = net.new_work(0, sizeof(floating))
-        if w == NULL:
+        work = net.new_work(0, sizeof(floating))
+        if work == NULL:
             failed[0] = 1
         for r in prange(n_samples, schedule='dynamic', chunksize=16):
-            if w == NULL:
+            if work == NULL:
                 continue
             rng = seed
             qb = &q_buckets[r, 0] if queries else NULL
             qs = &q_sketch[r, 0] if queries else NULL
             row = row_view(X, dp, ip, indptr, sparse, r)
             run_example(net, <const floating *> row.values, row.ids, row.n, not sparse,
-                        qb, qs, NULL, 0, NULL, w, &rng, False, 0, &out_ids[r, 0],
+                        qb, qs, NULL, 0, NULL, work, &rng, False, 0, &out_ids[r, 0],
                         &out[r, 0], 1.0)
-        net.free_work(w)
+        net.free_work(work)
     if failed[0]:
         raise MemoryError("could not allocate the per-thread buffers")

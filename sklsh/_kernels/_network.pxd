@@ -16,9 +16,9 @@ cdef struct Work:
     void **delta            # per layer: d loss / d z of the active units
     int *n_active           # per layer
     int *label_pos          # positions of the labels in the output's active set
-    int *codes              # K * L hash codes of a query
-    void *acc               # K * L projections of a query
-    int *buckets            # L bucket ids of a query
+    int *codes              # K * layer hash codes of a query
+    void *acc               # K * layer projections of a query
+    int *buckets            # layer bucket ids of a query
     uint64_t *sketch        # its packed codes
     Scratch scratch
     int64_t tally[3]        # multiply-adds done, those of the dense network, hash ops
@@ -35,10 +35,10 @@ cdef class Network:
     cdef int max_units, max_kl, max_tables, max_cand, max_words
     cdef list keep               # the arrays the structs point into stay alive here
 
-    cdef _set_hashing(self, Layer *L, dict h, object dtype, bint write)
-    cdef _set_prefix_table(self, Layer *L, dict h)
-    cdef void carve(self, Work *w, int max_labels, Py_ssize_t fsize, int *ib, char *fb,
+    cdef _set_hashing(self, Layer *layer, dict h, object dtype, bint write)
+    cdef _set_prefix_table(self, Layer *layer, dict h)
+    cdef void carve(self, Work *work, int max_labels, Py_ssize_t fsize, int *ib, char *fb,
                     Py_ssize_t *n_ints, Py_ssize_t *n_floats) noexcept nogil
     cdef Work *new_work(self, int max_labels, Py_ssize_t fsize) noexcept nogil
     cdef int capacity(self, int l, int max_labels) noexcept nogil
-    cdef void free_work(self, Work *w) noexcept nogil
+    cdef void free_work(self, Work *work) noexcept nogil

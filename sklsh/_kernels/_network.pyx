@@ -107,7 +107,7 @@ cdef class Network:
                  list grad_weights=None,
                  list grad_biases=None, list touched=None, list explore=None):
         cdef int l, n_in, n_out, KL
-        cdef Layer *L
+        cdef Layer *layer
         self.n_layers = len(weights)
         dtype = weights[0].dtype
         if dtype not in (np.float32, np.float64):
@@ -126,69 +126,71 @@ cdef class Network:
         self.max_units = self.max_kl = self.max_tables = self.max_cand = 1
         self.max_words = 1
         for l in range(self.n_layers):
-            L = &self.layers[l]
+            layer = &self.layers[l]
             n_out, n_in = weights[l].shape
             if l > 0 and n_in != self.layers[l - 1].n_out:
                 raise ValueError("consecutive layers do not chain")
-            L.n_in, L.n_out = n_in, n_out
-            L.W = checked(weights[l], dtype, (n_out, n_in), write)
-            L.b = checked(biases[l], dtype, (n_out,), write)
+            layer.n_in, layer.n_out = n_in, n_out
+            layer.W = checked(weights[l], dtype, (n_out, n_in), write)
+            layer.b = checked(biases[l], dtype, (n_out,), write)
             if write:
-                L.gW = checked(grad_weights[l], dtype, (n_out, n_in))
-                L.gb = checked(grad_biases[l], dtype, (n_out,))
-                L.touched = <int *> checked(touched[l], np.int32, (n_out,))
-            L.budget = budgets[l]
-            if not 1 <= L.budget <= n_out:
-                raise ValueError(f"budget {L.budget} outside [1, {n_out}]")
-            L.candidates = L.budget if candidates is None else candidates[l]
-            L.explore = 0 if explore is None else explore[l]
-            if not 0 <= L.explore <= L.budget:
-                raise ValueError(f"explore {L.explore} outside [0, {L.budget}]")
-            if not L.budget <= L.candidates <= n_out:
-                raise ValueError(f"candidates {L.candidates} outside [{L.budget}, {n_out}]")
-            L.hashed = hashing[l] is not None
-            L.selection = SELECTIONS[selection]
-            if L.hashed:
-                self._set_hashing(L, hashing[l], dtype, write)
-                KL = L.spec.n_tables * L.spec.n_hashes
+                layer.gW = checked(grad_weights[l], dtype, (n_out, n_in))
+                layer.gb = checked(grad_biases[l], dtype, (n_out,))
+                layer.touched = <int *> checked(touched[l], np.int32, (n_out,))
+            layer.budget = budgets[l]
+            if not 1 <= layer.budget <= n_out:
+                raise ValueError(f"budget {layer.budget} outside [1, {n_out}]")
+            layer.candidates = layer.budget if candidates is None else candidates[l]
+            layer.explore = 0 if explore is None else explore[l]
+            if not 0 <= layer.explore <= layer.budget:
+                raise ValueError(f"explore {layer.explore} outside [0, {layer.budget}]")
+            if not layer.budget <= layer.candidates <= n_out:
+                raise ValueError(f"candidates {layer.candidates} outside "
+                                 f"[{layer.budget}, {n_out}]")
+            layer.hashed = hashing[l] is not None
+            layer.selection = SELECTIONS[selection]
+            if layer.hashed:
+                self._set_hashing(layer, hashing[l], dtype, write)
+                KL = layer.spec.n_tables * layer.spec.n_hashes
                 self.max_units = max(self.max_units, n_out)
                 self.max_kl = max(self.max_kl, KL)
-                self.max_tables = max(self.max_tables, L.spec.n_tables)
+                self.max_tables = max(self.max_tables, layer.spec.n_tables)
                 # (the sketch ranking's first pass may keep any number of units)
                 self.max_cand = max(self.max_cand, n_out,
-                                    L.spec.n_tables * L.tables.bucket_size)
-                self.max_words = max(self.max_words, L.tables.n_words)
+                                    layer.spec.n_tables * layer.tables.bucket_size)
+                self.max_words = max(self.max_words, layer.tables.n_words)
             else:
-                L.budget = L.candidates = n_out
+                layer.budget = layer.candidates = n_out
 
-    cdef _set_hashing(self, Layer *L, dict h, object dtype, bint write):
-        cdef HashSpec *s = &L.spec
-        cdef Tables *T = &L.tables
+    cdef _set_hashing(self, Layer *layer, dict h, object dtype, bint write):
+        cdef HashSpec *s = &layer.spec
+        cdef Tables *T = &layer.tables
         s.family = FAMILIES[h["family"]]
         s.n_tables, s.n_hashes = h["n_tables"], h["n_hashes"]
         s.code_bits, s.bits_per_table = h["code_bits"], h["bits_per_table"]
-        s.dim, s.mips = L.n_in, h["mips"]
+        s.dim, s.mips = layer.n_in, h["mips"]
         s.window = h["window"]
         KL = s.n_tables * s.n_hashes
         if not (1 <= s.bits_per_table <= 30 and s.n_tables >= 1 and s.n_hashes >= 1
                 and s.code_bits >= 1):
             raise ValueError("inconsistent hash state")
         if s.family == SRP:
-            s.proj = checked(h["projections"], dtype, (L.n_in + 2, KL), False)
+            s.proj = checked(h["projections"], dtype, (layer.n_in + 2, KL), False)
         else:
             pos = h["positions"]
             s.n_perms = pos.shape[0]
             # a WTA window needs `window` positions, a DOPH bin one
             span = 1 if s.family == DOPH else s.window
             if not (s.window >= 2 and (1 << s.code_bits) >= s.window
-                    and s.n_perms * L.n_in >= KL * span):
+                    and s.n_perms * layer.n_in >= KL * span):
                 raise ValueError("inconsistent WTA state")
-            s.wta_pos = <const int *> checked(pos, np.int32, (s.n_perms, L.n_in), False)
-            if pos.size and (pos.min() < 0 or pos.max() >= s.n_perms * L.n_in):
+            s.wta_pos = <const int *> checked(pos, np.int32, (s.n_perms, layer.n_in),
+                                              False)
+            if pos.size and (pos.min() < 0 or pos.max() >= s.n_perms * layer.n_in):
                 raise ValueError("WTA positions out of range")
         if s.family == DOPH:
             s.key_set = h["key_set"]
-            if not 1 <= s.key_set <= L.n_in:
+            if not 1 <= s.key_set <= layer.n_in:
                 raise ValueError("DOPH key_set out of range")
         elif s.family != SRP:
             zero = h["zero_code"]
@@ -205,8 +207,9 @@ cdef class Network:
                                      write)
             T.seen = <int64_t *> checked(h["seen"], np.int64,
                                          (s.n_tables, T.n_buckets), write)
-            T.home = <int *> checked(h["home"], np.int32, (L.n_out, s.n_tables), write)
-        elif L.selection != SKETCH:
+            T.home = <int *> checked(h["home"], np.int32, (layer.n_out, s.n_tables),
+                                     write)
+        elif layer.selection != SKETCH:
             raise ValueError(
                 "selection='topk' and 'union' read the hash tables' buckets, which a "
                 "model fitted with selection='sketch' does not keep; fit it again with "
@@ -221,91 +224,92 @@ cdef class Network:
         T.lsb = 0
         for g in range(T.codes_per_word):
             T.lsb |= (<uint64_t>1) << (g * s.code_bits)
-        T.sketch = <uint64_t *> checked(h["sketch"], np.uint64, (L.n_out, T.n_words), write)
-        T.prefix = <uint64_t *> checked(h["prefix"], np.uint64, (L.n_out,), write)
+        T.sketch = <uint64_t *> checked(h["sketch"], np.uint64, (layer.n_out, T.n_words),
+                                        write)
+        T.prefix = <uint64_t *> checked(h["prefix"], np.uint64, (layer.n_out,), write)
         T.n_groups = 0
         if not write and "groups" in h:
-            self._set_prefix_table(L, h)
+            self._set_prefix_table(layer, h)
         # a table written by someone else must not send the readers out of bounds
         if h["buckets"]:
             fill, ids = h["fill"], h["ids"]
             if fill.size and (fill.min() < 0 or fill.max() > T.bucket_size):
                 raise ValueError("table fill counts out of range")
-            if ids.size and (ids.min() < 0 or ids.max() >= L.n_out):
+            if ids.size and (ids.min() < 0 or ids.max() >= layer.n_out):
                 raise ValueError("table unit ids out of range")
 
-    cdef _set_prefix_table(self, Layer *L, dict h):
+    cdef _set_prefix_table(self, Layer *layer, dict h):
         """The prefix table of an inference network (see ``_hashing.group_prefixes``),
         once its groups are known to be non-empty and to hold units of the layer."""
-        cdef Tables *T = &L.tables
+        cdef Tables *T = &layer.tables
         groups, ptr, members = h["groups"], h["group_ptr"], h["group_units"]
         n_groups = len(groups)
         T.groups = <const uint64_t *> checked(groups, np.uint64, (n_groups,), False)
         T.group_ptr = <const int *> checked(ptr, np.int32, (n_groups + 1,), False)
-        T.group_units = <const int *> checked(members, np.int32, (L.n_out,), False)
-        if not (n_groups >= 1 and ptr[0] == 0 and ptr[n_groups] == L.n_out
+        T.group_units = <const int *> checked(members, np.int32, (layer.n_out,), False)
+        if not (n_groups >= 1 and ptr[0] == 0 and ptr[n_groups] == layer.n_out
                 and (np.diff(ptr) > 0).all()):
             raise ValueError("malformed prefix table pointers")
-        if members.min() < 0 or members.max() >= L.n_out:
+        if members.min() < 0 or members.max() >= layer.n_out:
             raise ValueError("prefix table unit ids out of range")
         T.n_groups = n_groups
 
     # ------------------------------------------------------------------ workspaces
-    cdef void carve(self, Work *w, int max_labels, Py_ssize_t fsize, int *ib, char *fb,
+    cdef void carve(self, Work *work, int max_labels, Py_ssize_t fsize, int *ib, char *fb,
                     Py_ssize_t *n_ints, Py_ssize_t *n_floats) noexcept nogil:
         """The one size table of a thread's buffers: with NULL blocks it only counts
         the ints and floats they take (# OUT n_ints, n_floats); with the blocks it
-        points w's buffers into them at the same offsets (# OUT w)."""
+        points work's buffers into them at the same offsets (# OUT work)."""
         cdef Py_ssize_t ni = 0, nf = 0
         cdef int l, cap
         for l in range(self.n_layers):
             cap = self.capacity(l, max_labels)
-            w.ids[l] = take_ints(ib, &ni, cap)
-            w.act[l] = take_floats(fb, &nf, cap, fsize)
-            w.der[l] = take_floats(fb, &nf, cap, fsize)
-            w.delta[l] = take_floats(fb, &nf, cap, fsize)
-        w.acc = take_floats(fb, &nf, self.max_kl, fsize)
-        w.n_active = take_ints(ib, &ni, self.n_layers)
-        w.label_pos = take_ints(ib, &ni, max_labels)
-        w.codes = take_ints(ib, &ni, self.max_kl)
-        w.buckets = take_ints(ib, &ni, self.max_tables)
-        w.scratch.order = take_ints(ib, &ni, self.max_tables)
-        w.scratch.hist = take_ints(ib, &ni, max(self.max_tables, self.max_kl) + 1)
-        w.scratch.stamp = take_ints(ib, &ni, self.max_units)
-        w.scratch.count = take_ints(ib, &ni, self.max_units)
-        w.scratch.cand = take_ints(ib, &ni, self.max_cand)
+            work.ids[l] = take_ints(ib, &ni, cap)
+            work.act[l] = take_floats(fb, &nf, cap, fsize)
+            work.der[l] = take_floats(fb, &nf, cap, fsize)
+            work.delta[l] = take_floats(fb, &nf, cap, fsize)
+        work.acc = take_floats(fb, &nf, self.max_kl, fsize)
+        work.n_active = take_ints(ib, &ni, self.n_layers)
+        work.label_pos = take_ints(ib, &ni, max_labels)
+        work.codes = take_ints(ib, &ni, self.max_kl)
+        work.buckets = take_ints(ib, &ni, self.max_tables)
+        work.scratch.order = take_ints(ib, &ni, self.max_tables)
+        work.scratch.hist = take_ints(ib, &ni, max(self.max_tables, self.max_kl) + 1)
+        work.scratch.stamp = take_ints(ib, &ni, self.max_units)
+        work.scratch.count = take_ints(ib, &ni, self.max_units)
+        work.scratch.cand = take_ints(ib, &ni, self.max_cand)
         ni += ni % 2              # the sketch words 8-aligned (the block is, by calloc)
-        w.sketch = <uint64_t *> take_ints(ib, &ni, 2 * self.max_words)
+        work.sketch = <uint64_t *> take_ints(ib, &ni, 2 * self.max_words)
         n_ints[0], n_floats[0] = ni, nf
 
     cdef Work *new_work(self, int max_labels, Py_ssize_t fsize) noexcept nogil:
         """Per-thread buffers, or NULL when out of memory."""
         cdef int l, a
         cdef Py_ssize_t n_ints, n_floats
-        cdef Work *w = <Work *> calloc(1, sizeof(Work))
-        if w == NULL:
+        cdef Work *work = <Work *> calloc(1, sizeof(Work))
+        if work == NULL:
             return NULL
-        w.ids = <int **> calloc(self.n_layers, sizeof(int *))
-        w.act = <void **> calloc(self.n_layers, sizeof(void *))
-        w.der = <void **> calloc(self.n_layers, sizeof(void *))
-        w.delta = <void **> calloc(self.n_layers, sizeof(void *))
-        if w.ids == NULL or w.act == NULL or w.der == NULL or w.delta == NULL:
-            self.free_work(w)
+        work.ids = <int **> calloc(self.n_layers, sizeof(int *))
+        work.act = <void **> calloc(self.n_layers, sizeof(void *))
+        work.der = <void **> calloc(self.n_layers, sizeof(void *))
+        work.delta = <void **> calloc(self.n_layers, sizeof(void *))
+        if work.ids == NULL or work.act == NULL or work.der == NULL or work.delta == NULL:
+            self.free_work(work)
             return NULL
-        self.carve(w, max_labels, fsize, NULL, NULL, &n_ints, &n_floats)
-        w.iblock = calloc(n_ints + 1, sizeof(int))
-        w.fblock = calloc(n_floats + 1, fsize)
-        if w.iblock == NULL or w.fblock == NULL:
-            self.free_work(w)
+        self.carve(work, max_labels, fsize, NULL, NULL, &n_ints, &n_floats)
+        work.iblock = calloc(n_ints + 1, sizeof(int))
+        work.fblock = calloc(n_floats + 1, fsize)
+        if work.iblock == NULL or work.fblock == NULL:
+            self.free_work(work)
             return NULL
-        self.carve(w, max_labels, fsize, <int *> w.iblock, <char *> w.fblock, &n_ints,
+        self.carve(work, max_labels, fsize, <int *> work.iblock, <char *> work.fblock, &n_ints,
                    &n_floats)
         for l in range(self.n_layers):
             if not self.layers[l].hashed:
                 for a in range(self.capacity(l, max_labels)):
-                    w.ids[l][a] = a
-        w.scratch.now = 0
-        return w
+                    work.ids[l][a] = a
+        work.scratch.now = 0
+        return work
 
     cdef int capacity(self, int l, int max_labels) noexcept nogil:
         cdef int cap = self.layers[l].candidates
@@ -313,12 +317,12 @@ cdef class Network:
             cap = max_labels
         return cap
 
-    cdef void free_work(self, Work *w) noexcept nogil:
-        if w != NULL:
-            free(w.iblock)
-            free(w.fblock)
-            free(w.ids)
-            free(w.act)
-            free(w.der)
-            free(w.delta)
-            free(w)
+    cdef void free_work(self, Work *work) noexcept nogil:
+        if work != NULL:
+            free(work.iblock)
+            free(work.fblock)
+            free(work.ids)
+            free(work.act)
+            free(work.der)
+            free(work.delta)
+            free(work)

@@ -20,7 +20,7 @@ cdef void forward(const Layer *layer, const int *in_ids, const floating *in_val,
     """z[a] = W[ids[a]] . input + b[ids[a]] for the k active units (# OUT z)."""
     cdef const floating *W = <const floating *> layer.W
     cdef const floating *b = <const floating *> layer.b
-    cdef const floating *w
+    cdef const floating *row
     cdef int a, p, n_in = layer.n_in
     cdef long row_bytes = <long>n_in * sizeof(floating)
     # only a hashed layer's scattered rows, read whole from a dense input, gain (a
@@ -32,11 +32,11 @@ cdef void forward(const Layer *layer, const int *in_ids, const floating *in_val,
     for a in range(k):
         if a + ahead < k and ahead:
             sk_prefetch(W + <Py_ssize_t>ids[a + ahead] * n_in, row_bytes)
-        w = W + <Py_ssize_t>ids[a] * n_in
+        row = W + <Py_ssize_t>ids[a] * n_in
         if in_dense:
-            s = dot(w, in_val, n_in)
+            s = dot(row, in_val, n_in)
         else:
-            s = gather_dot(w, in_ids, in_val, in_n)
+            s = gather_dot(row, in_ids, in_val, in_n)
         z[a] = s + b[ids[a]]
 
 
@@ -117,7 +117,7 @@ cdef void backward(Layer *layer, const int *in_ids, const floating *in_val, int 
     cdef const floating *W = <const floating *> layer.W
     cdef floating *gW = <floating *> layer.gW
     cdef floating *gb = <floating *> layer.gb
-    cdef const floating *w
+    cdef const floating *row
     cdef floating *g
     cdef floating d
     cdef int a, p, i, j, n_in = layer.n_in
@@ -129,11 +129,11 @@ cdef void backward(Layer *layer, const int *in_ids, const floating *in_val, int 
         if layer.touched[j] != stamp:   # read first: a store would bounce the line
             layer.touched[j] = stamp    # between cores on every hot unit
         gb[j] += d
-        w = W + <Py_ssize_t>j * n_in
+        row = W + <Py_ssize_t>j * n_in
         g = gW + <Py_ssize_t>j * n_in
         if in_dense:
             if in_delta != NULL:
-                backward_dense(d, in_val, w, g, in_delta, n_in)
+                backward_dense(d, in_val, row, g, in_delta, n_in)
             else:
                 axpy(d, in_val, g, n_in)
         else:
@@ -141,4 +141,4 @@ cdef void backward(Layer *layer, const int *in_ids, const floating *in_val, int 
                 i = in_ids[p]
                 g[i] += d * in_val[p]
                 if in_delta != NULL:
-                    in_delta[p] += d * w[i]
+                    in_delta[p] += d * row[i]

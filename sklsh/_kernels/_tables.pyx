@@ -60,13 +60,13 @@ cdef void remove(Tables *T, int t, int bucket, int unit) noexcept nogil:
             return
 
 
-cdef void _hash_units(Layer *L, const floating *W, const int64_t *units, Py_ssize_t n,
-                      int *out, int n_threads, int *failed) noexcept nogil:
-    """Bucket ids of the given units of a WTA/DWTA/DOPH layer, into out[u * L + t], and
-    their sketches (# OUT out, L.tables.sketch)."""
+cdef void _hash_units(Layer *layer, const floating *W, const int64_t *units,
+                      Py_ssize_t n, int *out, int n_threads, int *failed) noexcept nogil:
+    """Bucket ids of the given units of a WTA/DWTA/DOPH layer, into
+    out[u * n_tables + t], and their sketches (# OUT out, layer.tables.sketch)."""
     cdef Py_ssize_t u
-    cdef int KL = L.spec.n_tables * L.spec.n_hashes
-    cdef int n_acc = KL if KL > L.n_in else L.n_in     # (key_buckets' scratch)
+    cdef int KL = layer.spec.n_tables * layer.spec.n_hashes
+    cdef int n_acc = KL if KL > layer.n_in else layer.n_in     # (key_buckets' scratch)
     cdef int *codes
     cdef floating *acc
     cdef int64_t j
@@ -79,28 +79,29 @@ cdef void _hash_units(Layer *L, const floating *W, const int64_t *units, Py_ssiz
             if codes == NULL or acc == NULL:
                 continue
             j = units[u]
-            key_buckets(&L.spec, W + j * L.n_in, codes, acc, out + u * L.spec.n_tables)
-            store_sketch(L, j, codes)
+            key_buckets(&layer.spec, W + j * layer.n_in, codes, acc,
+                        out + u * layer.spec.n_tables)
+            store_sketch(layer, j, codes)
         free(codes)
         free(acc)
 
 
-cdef inline void store_sketch(Layer *L, int64_t j, const int *codes) noexcept nogil:
+cdef inline void store_sketch(Layer *layer, int64_t j, const int *codes) noexcept nogil:
     """Unit j's sketch from its codes, and its first word into the prefix array."""
-    cdef uint64_t *row = L.tables.sketch + j * L.tables.n_words
-    pack_sketch(&L.spec, &L.tables, codes, row)
-    L.tables.prefix[j] = row[0]
+    cdef uint64_t *row = layer.tables.sketch + j * layer.tables.n_words
+    pack_sketch(&layer.spec, &layer.tables, codes, row)
+    layer.tables.prefix[j] = row[0]
 
 
-cdef _check_codes(const Layer *L, const int[:, ::1] codes, Py_ssize_t n):
-    cdef int KL = L.spec.n_tables * L.spec.n_hashes
+cdef _check_codes(const Layer *layer, const int[:, ::1] codes, Py_ssize_t n):
+    cdef int KL = layer.spec.n_tables * layer.spec.n_hashes
     if codes.shape[0] != n or codes.shape[1] != KL:
         raise ValueError(f"codes must have shape ({n}, {KL})")
-    if n and (np.min(codes) < 0 or np.max(codes) >= (1 << L.spec.code_bits)):
+    if n and (np.min(codes) < 0 or np.max(codes) >= (1 << layer.spec.code_bits)):
         raise ValueError("codes out of range")
 
 
-def pack_codes(Network net, int layer, const int[:, ::1] codes):
+def pack_codes(Network net, int l, const int[:, ::1] codes):
     """Bucket ids and sketches of vectors from their K * L hash codes under a hashed
     layer's functions, one row per vector: the first layer's queries of a data set,
     computed once per fit, since they depend on the example alone (its SRP codes are
@@ -111,21 +112,21 @@ def pack_codes(Network net, int layer, const int[:, ::1] codes):
     buckets : ndarray of shape (n, n_tables), dtype int32
     sketch : ndarray of shape (n, n_words), dtype uint64
     """
-    if not 0 <= layer < net.n_layers or not net.layers[layer].hashed:
-        raise ValueError(f"layer {layer} is not hashed")
-    cdef Layer *L = &net.layers[layer]
+    if not 0 <= l < net.n_layers or not net.layers[l].hashed:
+        raise ValueError(f"layer {l} is not hashed")
+    cdef Layer *layer = &net.layers[l]
     cdef Py_ssize_t u, n = codes.shape[0]
-    _check_codes(L, codes, n)
-    cdef int[:, ::1] buckets = np.empty((n, L.spec.n_tables), dtype=np.int32)
-    cdef uint64_t[:, ::1] sketch = np.empty((n, L.tables.n_words), dtype=np.uint64)
+    _check_codes(layer, codes, n)
+    cdef int[:, ::1] buckets = np.empty((n, layer.spec.n_tables), dtype=np.int32)
+    cdef uint64_t[:, ::1] sketch = np.empty((n, layer.tables.n_words), dtype=np.uint64)
     with nogil:
         for u in range(n):
-            pack(&L.spec, &codes[u, 0], &buckets[u, 0])
-            pack_sketch(&L.spec, &L.tables, &codes[u, 0], &sketch[u, 0])
+            pack(&layer.spec, &codes[u, 0], &buckets[u, 0])
+            pack_sketch(&layer.spec, &layer.tables, &codes[u, 0], &sketch[u, 0])
     return np.asarray(buckets), np.asarray(sketch)
 
 
-def refresh_tables(Network net, int layer, const int64_t[::1] units, bint full,
+def refresh_tables(Network net, int l, const int64_t[::1] units, bint full,
                    uint64_t seed, int n_threads, const int[:, ::1] codes=None):
     """Re-hash `units` of a hashed layer into its tables and sketches (its sketches
     alone when its state keeps no buckets).
@@ -141,43 +142,43 @@ def refresh_tables(Network net, int layer, const int64_t[::1] units, bint full,
     """
     if not net.trainable:
         raise ValueError("this network was built for inference only")
-    if not 0 <= layer < net.n_layers or not net.layers[layer].hashed:
-        raise ValueError(f"layer {layer} is not hashed")
-    cdef Layer *L = &net.layers[layer]
+    if not 0 <= l < net.n_layers or not net.layers[l].hashed:
+        raise ValueError(f"layer {l} is not hashed")
+    cdef Layer *layer = &net.layers[l]
     cdef Py_ssize_t u, e, n = units.shape[0]
-    cdef int t, nt = L.spec.n_tables, old, new
+    cdef int t, nt = layer.spec.n_tables, old, new
     cdef int64_t j
     cdef uint64_t rng = stream(seed, 0)
     cdef int[::1] failed = np.zeros(1, dtype=np.int32)
     units_arr = np.asarray(units)
-    if n and (units_arr.min() < 0 or units_arr.max() >= L.n_out):
+    if n and (units_arr.min() < 0 or units_arr.max() >= layer.n_out):
         raise ValueError("unit ids out of range")
     if n_threads < 1:
         raise ValueError("n_threads must be positive")
-    cdef int KL = nt * L.spec.n_hashes
-    if L.spec.family == SRP and codes is None:
+    cdef int KL = nt * layer.spec.n_hashes
+    if layer.spec.family == SRP and codes is None:
         raise ValueError("an SRP layer's codes must be given "
                          "(sklsh._training.refresh_layer)")
     if codes is not None:
-        _check_codes(L, codes, n)
+        _check_codes(layer, codes, n)
     cdef int[:, ::1] buckets = np.empty((n, nt), dtype=np.int32)
     cdef int *bp = &buckets[0, 0] if n else NULL
     cdef const int64_t *up = &units[0] if n else NULL
-    cdef bint kept = L.tables.ids != NULL       # (buckets kept: see Tables)
+    cdef bint kept = layer.tables.ids != NULL       # (buckets kept: see Tables)
     with nogil:
         if codes is not None:
             for u in range(n):
                 if kept:
-                    pack(&L.spec, &codes[u, 0], bp + u * nt)
-                store_sketch(L, up[u], &codes[u, 0])
+                    pack(&layer.spec, &codes[u, 0], bp + u * nt)
+                store_sketch(layer, up[u], &codes[u, 0])
         elif n:
             if net.is_float:
-                _hash_units(L, <float *> L.W, up, n, bp, n_threads, &failed[0])
+                _hash_units(layer, <float *> layer.W, up, n, bp, n_threads, &failed[0])
             else:
-                _hash_units(L, <double *> L.W, up, n, bp, n_threads, &failed[0])
+                _hash_units(layer, <double *> layer.W, up, n, bp, n_threads, &failed[0])
         if not failed[0] and kept:
             if full:
-                clear(&L.tables, nt, L.n_out)
+                clear(&layer.tables, nt, layer.n_out)
             for t in range(nt):
                 for e in range(n):
                     # each table meets the units from its own starting point, so that
@@ -186,16 +187,16 @@ def refresh_tables(Network net, int layer, const int64_t[::1] units, bint full,
                     if u >= n:
                         u -= n
                     j = up[u]
-                    old = L.tables.home[j * nt + t]
+                    old = layer.tables.home[j * nt + t]
                     new = bp[u * nt + t]
                     if old == new:
                         continue
                     if old >= 0:
-                        remove(&L.tables, t, old, <int>j)
-                    insert(&L.tables, t, new, <int>j, &rng)
-                    L.tables.home[j * nt + t] = new
+                        remove(&layer.tables, t, old, <int>j)
+                    insert(&layer.tables, t, new, <int>j, &rng)
+                    layer.tables.home[j * nt + t] = new
     if failed[0]:
         raise MemoryError("could not allocate the hashing buffers")
     if codes is not None:
         return n * KL
-    return n * L.spec.n_perms * L.n_in
+    return n * layer.spec.n_perms * layer.n_in
