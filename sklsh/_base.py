@@ -17,9 +17,10 @@ from . import _epochs, _footprint, _hashing, _init, _optimizers, _plan, _predict
 from ._threads import effective_n_threads
 from ._training import DenseTrainer, Settings, Trainer, trains_by_blas
 
-# Bumped whenever the layout of the fitted arrays changes; a pickle of another layout
-# is refused with a clear message instead of reaching the kernels.
-STATE_FORMAT = 6
+# Bumped whenever the layout of the fitted arrays or the meaning of a stored parameter
+# changes (7: selection='topk' became 'collisions'); a pickle of another format is
+# refused with a clear message instead of reaching the kernels.
+STATE_FORMAT = 7
 
 
 def _writeable(a):
@@ -72,7 +73,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         "n_tables": [Interval(Integral, 1, None, closed="left")],
         "bucket_size": [Interval(Integral, 1, None, closed="left")],
         "bucket_policy": [StrOptions({"fifo", "reservoir"})],
-        "selection": [StrOptions({"topk", "union", "sketch"})],
+        "selection": [StrOptions({"collisions", "union", "sketch"})],
         "rerank_factor": [Interval(Real, 1, None, closed="left")],
         "inference_active_fraction": [Interval(Real, 0, 1, closed="right"), None],
         "inference_rerank_factor": [Interval(Real, 1, None, closed="left"), None],

@@ -136,22 +136,22 @@ PARAMETERS = """
         Hash tables per layer. More tables: better recall, more work per query.
 
     bucket_size : int, default=128
-        Unit ids a bucket holds. Used by the selections that read buckets ('topk',
-        'union') alone: under 'sketch' a layer keeps no buckets.
+        Unit ids a bucket holds. Used by the selections that read buckets
+        ('collisions', 'union') alone: under 'sketch' a layer keeps no buckets.
 
     bucket_policy : {{'fifo', 'reservoir'}}, default='fifo'
         What a full bucket does with a new unit: replace its oldest id, or keep a
-        uniform sample of all units offered. Used by 'topk' and 'union' alone.
+        uniform sample of all units offered. Used by 'collisions' and 'union' alone.
 
-    selection : {{'sketch', 'topk', 'union'}}, default='sketch'
+    selection : {{'sketch', 'collisions', 'union'}}, default='sketch'
         How the candidates are chosen. 'sketch' ranks every unit by how many of its
         hash codes (all tables' codes side by side, a SimHash-like sketch) equal the
         example's: no table lookups, a popcount per 64 bits per unit, and the best
-        recall. 'topk' takes the units found in the most of the example's buckets,
-        'union' whole buckets in a random table order; these two read only the
-        example's buckets, so they scale to very wide layers. Random units fill up
+        recall. 'collisions' takes the units found in the most of the example's
+        buckets, 'union' whole buckets in a random table order; these two read only
+        the example's buckets, so they scale to very wide layers. Random units fill up
         when too few collide. A model keeps the buckets of its selection only: one
-        fitted with 'sketch' predicts with 'topk' or 'union' after a refit.
+        fitted with 'sketch' predicts with 'collisions' or 'union' after a refit.
 
     rerank_factor : float, default=3.0
         The tables propose ``rerank_factor`` times a layer's budget of units; their

@@ -21,7 +21,7 @@ TABLE_ARRAYS = BUCKET_ARRAYS + ("scale", "sketch", "prefix")
 
 
 def reads_buckets(selection):
-    """Whether a selection reads the tables' buckets: 'topk' and 'union' do;
+    """Whether a selection reads the tables' buckets: 'collisions' and 'union' do;
     'sketch' ranks the units' sketches alone."""
     return selection != "sketch"
 

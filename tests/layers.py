@@ -13,7 +13,7 @@ from sklsh._training import KernelInput, refresh_layer
 N_UNITS, DIM, N_QUERIES, BUDGET = 500, 32, 200, 25
 
 
-def build(W, b, *, family="srp", mips=False, selection="topk", policy="fifo", bits=6,
+def build(W, b, *, family="srp", mips=False, selection="collisions", policy="fifo", bits=6,
           n_tables=16, bucket_size=128, window=8, budget=BUDGET, candidates=None,
           seed=0, key_set=None):
     """A one-layer network whose only layer is hashed, its tables built from W, b.

@@ -22,28 +22,28 @@ from layers import (BUDGET, DIM, N_QUERIES, N_UNITS, active_sets, build, dense_p
 # below what its configuration measures over several seeds, and far above the random
 # baseline of BUDGET / N_UNITS = 0.05.
 RECALL_CASES = [
-    ("srp", False, "topk", "fifo", 6, 128, "dense", 0.9),
+    ("srp", False, "collisions", "fifo", 6, 128, "dense", 0.9),
     ("srp", False, "union", "fifo", 6, 128, "dense", 0.6),
-    ("srp", False, "topk", "fifo", 4, 40, "dense", 0.85),
-    ("srp", False, "topk", "reservoir", 4, 40, "dense", 0.85),
+    ("srp", False, "collisions", "fifo", 4, 40, "dense", 0.85),
+    ("srp", False, "collisions", "reservoir", 4, 40, "dense", 0.85),
     ("srp", False, "union", "reservoir", 4, 40, "dense", 0.3),
-    ("srp", False, "topk", "fifo", 3, 40, "dense", 0.5),
-    ("srp", False, "topk", "reservoir", 3, 40, "dense", 0.75),
+    ("srp", False, "collisions", "fifo", 3, 40, "dense", 0.5),
+    ("srp", False, "collisions", "reservoir", 3, 40, "dense", 0.75),
     # simple-LSH MIPS. On this problem it is weaker than plain angles even when the
     # projections weight every coordinate alike (0.40-0.56 for top-k, 0.31-0.34 for
     # union measured that way), but it must stay far from random.
-    ("srp", True, "topk", "fifo", 6, 128, "dense", 0.3),
+    ("srp", True, "collisions", "fifo", 6, 128, "dense", 0.3),
     ("srp", True, "union", "reservoir", 6, 128, "dense", 0.2),
-    ("wta", False, "topk", "reservoir", 6, 128, "dense", 0.9),
+    ("wta", False, "collisions", "reservoir", 6, 128, "dense", 0.9),
     ("wta", False, "union", "fifo", 6, 128, "dense", 0.75),
-    ("wta", False, "topk", "fifo", 4, 40, "dense", 0.85),
+    ("wta", False, "collisions", "fifo", 4, 40, "dense", 0.85),
     ("wta", False, "union", "reservoir", 4, 40, "dense", 0.3),
-    ("dwta", False, "topk", "reservoir", 6, 128, "sparse", 0.6),
+    ("dwta", False, "collisions", "reservoir", 6, 128, "sparse", 0.6),
     ("dwta", False, "union", "fifo", 6, 128, "sparse", 0.5),
-    ("dwta", False, "topk", "fifo", 4, 40, "sparse", 0.45),
+    ("dwta", False, "collisions", "fifo", 4, 40, "sparse", 0.45),
     # DOPH sees sets, not magnitudes: weaker than DWTA where the weights' sizes
     # decide (0.65 top-k, 0.43 union, 0.68 sketch measured at seed 0)
-    ("doph", False, "topk", "fifo", 6, 128, "sparse", 0.5),
+    ("doph", False, "collisions", "fifo", 6, 128, "sparse", 0.5),
     ("doph", False, "union", "fifo", 6, 128, "sparse", 0.3),
     # sketch ranking reads no buckets: it compares every unit's codes with the query's
     ("srp", False, "sketch", "fifo", 6, 128, "dense", 0.9),
@@ -92,7 +92,7 @@ def test_reranking_never_loses_the_top_unit():
     assert hit_rerank.mean() >= hit_plain.mean()
 
 
-@pytest.mark.parametrize("selection", ["topk", "union", "sketch"])
+@pytest.mark.parametrize("selection", ["collisions", "union", "sketch"])
 @pytest.mark.parametrize("family", ["srp", "wta", "dwta", "doph"])
 @pytest.mark.parametrize("budget", [1, 25, 300, N_UNITS - 1])
 def test_active_set_has_the_budget_and_exact_scores(family, selection, budget):
@@ -131,7 +131,7 @@ def test_all_units_as_candidates_gives_the_exact_top_budget(family):
     np.testing.assert_array_equal(active, expected)
 
 
-@pytest.mark.parametrize("selection", ["topk", "union", "sketch"])
+@pytest.mark.parametrize("selection", ["collisions", "union", "sketch"])
 @pytest.mark.parametrize("family", ["srp", "wta", "dwta", "doph"])
 def test_dense_and_csr_queries_get_the_same_active_set(family, selection):
     """A query hashes the same whether it comes as a dense row or as CSR: the zeros a

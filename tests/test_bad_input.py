@@ -242,7 +242,7 @@ def test_bad_active_fraction_list_raises(digits):
 @pytest.mark.parametrize("params", [
     {"hidden_layer_sizes": (2_000_000,)},                            # the weights
     {"hidden_layer_sizes": (1000,), "bits_per_table": 30, "n_tables": 64,
-     "active_fraction": 0.1, "selection": "topk"},                   # the buckets
+     "active_fraction": 0.1, "selection": "collisions"},                   # the buckets
 ])
 @pytest.mark.parametrize("Estimator", ESTIMATORS)
 def test_configurations_beyond_the_machine_are_refused_before_allocating(Estimator,

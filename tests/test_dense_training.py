@@ -18,7 +18,7 @@ def make_trainer(cls, p, activation, n_threads=1):
     biases = [b.copy() for b in p["biases"]]
     n = len(weights)
     touched = [np.zeros(W.shape[0], dtype=np.int32) for W in weights]
-    settings = Settings(activation=activation, loss=p["kernel_loss"], selection="topk",
+    settings = Settings(activation=activation, loss=p["kernel_loss"], selection="collisions",
                         alpha=0.0, learning_rate=1e-3, beta_1=0.9, beta_2=0.999,
                         epsilon=1e-8, momentum=0.9, nesterov=True, refresh_growth=1.5,
                         n_threads=n_threads)

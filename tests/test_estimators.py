@@ -89,7 +89,7 @@ def test_fit_and_predict_leave_X_unchanged(digits, sparse):
 
 # ------------------------------------------------------------ determinism, threads
 @pytest.mark.parametrize("active_fraction, selection", [
-    (1.0, "topk"), (0.25, "topk"), (0.25, "union")])
+    (1.0, "collisions"), (0.25, "collisions"), (0.25, "union")])
 def test_single_thread_fits_are_bit_identical(digits, active_fraction, selection):
     """With n_threads=1 two fits with the same random_state give the same bits;
     another random_state gives another model."""

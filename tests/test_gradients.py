@@ -63,7 +63,7 @@ def make_network(p, activation):
     n_layers = len(p["weights"])
     net = Network(p["weights"], p["biases"], [None] * n_layers,
                   [W.shape[0] for W in p["weights"]], activation, p["kernel_loss"],
-                  "topk", None, grad_w, grad_b, touched)
+                  "collisions", None, grad_w, grad_b, touched)
     return net, grad_w, grad_b, touched
 
 
@@ -312,7 +312,7 @@ def test_gradients_through_hashed_layers(activation, hash_output, sparse, multil
     gW = [np.zeros_like(w) for w in W]
     gb = [np.zeros_like(v) for v in b]
     touched = [np.zeros(w.shape[0], dtype=np.int32) for w in W]
-    net = Network(W, b, states, budgets, activation, "softmax", "topk",
+    net = Network(W, b, states, budgets, activation, "softmax", "collisions",
                   list(sizes[1:]), gW, gb, touched)
     for l, h in enumerate(hashed):
         if h:

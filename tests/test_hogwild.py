@@ -13,7 +13,7 @@ from sklsh._training import refresh_layer
 from layers import active_sets, build, dense_problem, kernel_input
 
 
-@pytest.mark.parametrize("selection", ["topk", "union", "sketch"])
+@pytest.mark.parametrize("selection", ["collisions", "union", "sketch"])
 def test_active_set_does_not_depend_on_batch_or_threads(selection):
     """An example's active set depends on the seed and the example: not on which
     other examples are scored with it, nor on the number of threads."""
@@ -49,7 +49,7 @@ def _two_layer_problem(selection):
     return net, X, label_ptr, label_idx, gW, gb
 
 
-@pytest.mark.parametrize("selection", ["topk", "union", "sketch"])
+@pytest.mark.parametrize("selection", ["collisions", "union", "sketch"])
 def test_batch_gradient_is_the_sum_of_example_gradients(selection):
     """The same row in different batches, in any order, gets the same active set
     for the same seed: a batch's gradient and loss are the sums of its examples'

@@ -192,7 +192,7 @@ def refusal(monkeypatch, available, **params):
 def test_weights_dominated_message_names_the_layer_and_hidden_layer_sizes_first(
         monkeypatch):
     message = refusal(monkeypatch, GiB, hidden_layer_sizes=(100_000,),
-                      active_fraction=0.1, bits_per_table=12, selection="topk")
+                      active_fraction=0.1, bits_per_table=12, selection="collisions")
     need = 2001 * 100_000 * 8 * 4 / GiB
     assert re.match(
         r"This configuration needs [\d.]+ GiB: ([\d.]+) GiB for the weights of layer 1 "
@@ -210,7 +210,7 @@ def test_weights_dominated_message_names_the_layer_and_hidden_layer_sizes_first(
 def test_tables_dominated_message_puts_bits_per_table_first(monkeypatch):
     message = refusal(monkeypatch, 100 * MiB, hidden_layer_sizes=(5000,),
                       active_fraction=0.1, bits_per_table=14, n_tables=64,
-                      selection="topk")
+                      selection="collisions")
     terms = message.split(": ", 1)[1]
     assert re.match(r"[\d.]+ GiB for the hash tables \(64 tables of 2\*\*14 buckets",
                     terms)

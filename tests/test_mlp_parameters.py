@@ -254,7 +254,7 @@ def _hashed_network(sparse_rows=False):
     gW = [np.zeros_like(w) for w in W]
     gb = [np.zeros_like(v) for v in b]
     touched = [np.zeros(w.shape[0], dtype=np.int32) for w in W]
-    net = Network(W, b, [state, None], [6, 5], "relu", "softmax", "topk", [12, 5],
+    net = Network(W, b, [state, None], [6, 5], "relu", "softmax", "collisions", [12, 5],
                   gW, gb, touched, [2, 0])
     refresh_layer(net, 0, W[0], b[0], state, np.arange(sizes[1], dtype=np.int64), True,
                   3, 1)

@@ -92,20 +92,20 @@ def test_an_unfitted_model_pickles_across_formats(monkeypatch):
 
 def test_only_the_selections_that_read_buckets_keep_them(digits):
     """'sketch' ranks sketches and reads no bucket: its fitted state holds none (a
-    smaller pickle), while 'topk' and 'union' keep theirs. Predicting with a selection
+    smaller pickle), while 'collisions' and 'union' keep theirs. Predicting with a selection
     that reads buckets from a model that kept none is refused with what to do, and a
     warm refit with that selection builds them."""
     X, y = digits
     sketch = small_clf(active_fraction=0.1, selection="sketch", bucket_size=64).fit(X, y)
-    topk = small_clf(active_fraction=0.1, selection="topk", bucket_size=64).fit(X, y)
+    counted = small_clf(active_fraction=0.1, selection="collisions", bucket_size=64).fit(X, y)
     hashed = [h for h in sketch._hash_states if h is not None]
     assert hashed and all(not h["buckets"] and "ids" not in h and "home" not in h
                           for h in hashed)
     assert all(h["buckets"] and h["ids"].shape[2] == 64
-               for h in topk._hash_states if h is not None)
-    assert len(pickle.dumps(sketch)) < len(pickle.dumps(topk))
-    sketch.set_params(selection="topk")
-    with pytest.raises(ValueError, match="selection='topk' and 'union' read the hash "
+               for h in counted._hash_states if h is not None)
+    assert len(pickle.dumps(sketch)) < len(pickle.dumps(counted))
+    sketch.set_params(selection="collisions")
+    with pytest.raises(ValueError, match="selection='collisions' and 'union' read the hash "
                                          "tables' buckets.*fit it again"):
         sketch.predict(X)
     sketch.set_params(warm_start=True, max_iter=1).fit(X, y)

@@ -33,7 +33,7 @@ def test_many_short_multithreaded_fits_and_partial_fits(run_isolated):
                 hidden_layer_sizes=tuple(rng.randint(1, 64, size=rng.randint(1, 3))),
                 active_fraction=float(rng.choice([0.05, 0.2, 0.5, 1.0])),
                 hash_family=str(rng.choice(["srp", "wta", "dwta", "doph"])),
-                selection=str(rng.choice(["sketch", "topk", "union"])),
+                selection=str(rng.choice(["sketch", "collisions", "union"])),
                 bits_per_table=int(rng.randint(1, 9)), n_tables=int(rng.randint(1, 20)),
                 bucket_size=int(rng.randint(1, 16)), rerank_factor=float(rng.choice([1, 2])),
                 explore_fraction=float(rng.choice([0, 0.5])),

@@ -38,7 +38,7 @@ def test_bucket_policies(policy):
     state = make_hash_state(DIM, n_units, family="srp", bits_per_table=2, n_tables=1,
                             bucket_size=bucket_size, policy=policy, window=8,
                             mips=False, dtype=np.float64, random_state=rng)
-    net = Network([W], [b], [state], [10], "relu", "softmax", "topk", None,
+    net = Network([W], [b], [state], [10], "relu", "softmax", "collisions", None,
                   [np.zeros_like(W)], [np.zeros_like(b)],
                   [np.zeros(n_units, dtype=np.int32)])
     order = rng.permutation(n_units).astype(np.int64)
@@ -83,7 +83,7 @@ def test_incremental_refresh_matches_a_rebuild(family):
                                 n_tables=6, bucket_size=n_units, policy="fifo", window=8,
                                 mips=False, dtype=np.float64,
                                 random_state=np.random.RandomState(0))
-        net = Network([W], [b], [state], [10], "relu", "softmax", "topk", None,
+        net = Network([W], [b], [state], [10], "relu", "softmax", "collisions", None,
                       [np.zeros_like(W)], [np.zeros_like(b)],
                       [np.zeros(n_units, dtype=np.int32)])
         return net, state
@@ -124,7 +124,7 @@ def test_small_buckets_do_not_overflow_the_workspace(run_isolated):
         state = make_hash_state(dim, n_units, family="srp", bits_per_table=6,
                                 n_tables=16, bucket_size=4, policy="fifo", window=8,
                                 mips=False, dtype=np.float64, random_state=rng)
-        net = Network([W], [b], [state], [budget], "relu", "softmax", "topk", None,
+        net = Network([W], [b], [state], [budget], "relu", "softmax", "collisions", None,
                       [np.zeros_like(W)], [np.zeros_like(b)],
                       [np.zeros(n_units, dtype=np.int32)])
         refresh_layer(net, 0, W, b, state, np.arange(n_units, dtype=np.int64), True,
@@ -150,7 +150,7 @@ def test_srp_tables_need_the_codes_from_blas():
         refresh_tables(net, 0, np.arange(N_UNITS, dtype=np.int64), True, 0, 1)
 
 
-@pytest.mark.parametrize("selection", ["topk", "union", "sketch"])
+@pytest.mark.parametrize("selection", ["collisions", "union", "sketch"])
 @pytest.mark.parametrize("sparse", [False, True])
 def test_precomputed_first_layer_queries_match_kernel_hashing(selection, sparse):
     """The first layer's SRP queries hashed once by BLAS (what fit and predict do)

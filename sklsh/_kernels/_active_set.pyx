@@ -11,7 +11,7 @@ from the example's own stream, so the choice depends on the example alone.
 from cython cimport floating
 from libc.stdint cimport int64_t, uint64_t
 
-from ._layout cimport Layer, Tables, TOPK, UNION, SKETCH
+from ._layout cimport Layer, Tables, COLLISIONS, UNION, SKETCH
 from ._vec cimport (sk_prefix_sample, sk_prefix_select, sk_prefix_shared,
                    sk_sketch_matches)
 from ._random cimport below
@@ -276,7 +276,7 @@ cdef int select_active(const Layer *layer, const int *buckets,
         take(s, forced[f], out, &n)
     draw_random(s, units, min(n_forced + n_explore, k), 4 * n_explore + 16, out, &n, rng)
     if n < k < units:           # (with every unit a candidate there is no ranking)
-        if layer.selection == TOPK:
+        if layer.selection == COLLISIONS:
             top_by_collisions(layer, buckets, s, k, out, &n)
         elif layer.selection == UNION:
             union_of_buckets(layer, buckets, s, k, out, &n, rng)

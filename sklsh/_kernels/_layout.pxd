@@ -16,7 +16,7 @@ cdef enum:
     RESERVOIR = 1
 
 cdef enum:
-    TOPK = 0
+    COLLISIONS = 0
     UNION = 1
     SKETCH = 2
 

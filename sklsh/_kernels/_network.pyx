@@ -12,7 +12,7 @@ cimport numpy as cnp
 from libc.stdlib cimport calloc, free
 from libc.stdint cimport int64_t, uint64_t
 
-from ._layout cimport (Layer, HashSpec, Tables, SRP, WTA, DWTA, DOPH, FIFO, RESERVOIR, TOPK,
+from ._layout cimport (Layer, HashSpec, Tables, SRP, WTA, DWTA, DOPH, FIFO, RESERVOIR, COLLISIONS,
                        UNION, SKETCH, IDENTITY, LOGISTIC, TANH, RELU, SOFTMAX, SIGMOID, SQUARED)
 
 cnp.import_array()
@@ -21,7 +21,7 @@ ACTIVATIONS = {"identity": IDENTITY, "logistic": LOGISTIC, "tanh": TANH, "relu":
 LOSSES = {"softmax": SOFTMAX, "sigmoid": SIGMOID, "squared": SQUARED}
 FAMILIES = {"srp": SRP, "wta": WTA, "dwta": DWTA, "doph": DOPH}
 POLICIES = {"fifo": FIFO, "reservoir": RESERVOIR}
-SELECTIONS = {"topk": TOPK, "union": UNION, "sketch": SKETCH}
+SELECTIONS = {"collisions": COLLISIONS, "union": UNION, "sketch": SKETCH}
 
 
 cdef void *checked(object a, object dtype, tuple shape, bint write=True) except NULL:
@@ -211,7 +211,7 @@ cdef class Network:
                                      write)
         elif layer.selection != SKETCH:
             raise ValueError(
-                "selection='topk' and 'union' read the hash tables' buckets, which a "
+                "selection='collisions' and 'union' read the hash tables' buckets, which a "
                 "model fitted with selection='sketch' does not keep; fit it again with "
                 "the selection it is to predict with")
         else:       # (nothing reads or writes the buckets of a sketch layer)
