@@ -1,8 +1,9 @@
-"""The shared estimator: parameters, setting up a fit (validation, first draw, warm
-start, the hash state), persistence and tags; its epochs run in ``sklsh._epochs`` and
-its predictions come from ``sklsh._prediction``.
+"""The shared estimator: parameters (their signature and constraints), setting up a
+fit (validation, first draw, warm start, the hash state), persistence and tags; its
+epochs run in ``sklsh._epochs`` and its predictions come from ``sklsh._prediction``.
 LSHMLPClassifier and LSHMLPRegressor (``sklsh._classes``) add only their targets and
 output layers."""
+import inspect
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
@@ -30,12 +31,49 @@ def _writeable(a):
     return np.array(a, order="C")
 
 
-def _store_params(estimator, params):
-    """What an estimator's ``__init__`` does, by scikit-learn's rule: store each of its
-    arguments under its own name, nothing else (``params`` is its ``locals()``)."""
-    for name, value in params.items():
-        if name != "self":
-            setattr(estimator, name, value)
+# The constructor parameters both estimators share, in their signature's and their
+# docstring's order; an estimator's own go between the two groups, where
+# ``_docstrings.PARAMETERS`` has its {extra} slot.
+_SHARED_PARAMETERS = dict(
+    solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+    learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+    random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+    nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+    beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, init="glorot",
+    active_fraction="auto", hash_family="srp", bits_per_table=8, n_tables=64,
+    bucket_size=128, bucket_policy="fifo", selection="sketch", rerank_factor=3.0,
+    explore_fraction=0.1, wta_window=8, mips=False, refresh_interval=50,
+    refresh_growth=1.5)
+_SHARED_LAST_PARAMETERS = dict(
+    inference="hashed", inference_active_fraction=None, inference_rerank_factor=None,
+    n_threads=None)
+
+
+def storing_init(**own):
+    """An estimator's ``__init__``: it stores each of its arguments under its own name
+    and does nothing else (scikit-learn's rule). Its signature, which ``get_params``,
+    ``clone`` and ``help`` read, is ``hidden_layer_sizes`` and ``activation``, then
+    keyword-only the shared parameters with the estimator's `own` (name=default)
+    among them, so that the two estimators' signatures are written once."""
+    P = inspect.Parameter
+    keywords = {**_SHARED_PARAMETERS, **own, **_SHARED_LAST_PARAMETERS}
+    signature = inspect.Signature(
+        [P("self", P.POSITIONAL_OR_KEYWORD),
+         P("hidden_layer_sizes", P.POSITIONAL_OR_KEYWORD, default=(100,)),
+         P("activation", P.POSITIONAL_OR_KEYWORD, default="relu")]
+        + [P(name, P.KEYWORD_ONLY, default=d) for name, d in keywords.items()])
+
+    def __init__(self, *args, **kwargs):
+        try:
+            bound = signature.bind(self, *args, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"{type(self).__name__}() {e}") from None
+        bound.apply_defaults()
+        for name, value in list(bound.arguments.items())[1:]:
+            setattr(self, name, value)
+
+    __init__.__signature__ = signature
+    return __init__
 
 
 class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
@@ -241,6 +279,28 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
             Trained model.
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Update the model with a single epoch over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The target values.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights, read as :meth:`fit` reads them.
+
+        Returns
+        -------
+        self : object
+            Trained model.
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
         hidden = self._hidden_sizes()

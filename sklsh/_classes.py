@@ -4,7 +4,6 @@ from numbers import Integral
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import ClassifierMixin, RegressorMixin
-from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import (_check_partial_fit_first_call,
                                       check_classification_targets, type_of_target,
@@ -12,8 +11,8 @@ from sklearn.utils.multiclass import (_check_partial_fit_first_call,
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 from sklearn.base import _fit_context
 
-from ._base import BaseLSHMLP, _store_params
-from ._docstrings import ATTRIBUTES, PARAMETERS
+from ._base import BaseLSHMLP, storing_init
+from ._docstrings import ATTRIBUTES, PARAMETERS, reads_X
 from ._prediction import densify
 from ._kernels._predict import top_k_positions
 from ._threads import effective_n_threads
@@ -29,22 +28,7 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
         "multilabel_loss": [StrOptions({"softmax", "logistic"})],
     }
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
-                 alpha=0.0001, batch_size="auto", learning_rate="constant",
-                 learning_rate_init=0.001, power_t=0.5,
-                 max_iter=200, shuffle=True, random_state=None, tol=1e-4,
-                 verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
-                 early_stopping=False,
-                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, init="glorot", active_fraction="auto",
-                 hash_family="srp", bits_per_table=8, n_tables=64, bucket_size=128, bucket_policy="fifo",
-                 selection="sketch", rerank_factor=3.0, explore_fraction=0.1,
-                 wta_window=8, mips=False,
-                 refresh_interval=50, refresh_growth=1.5, hash_output="auto",
-                 multilabel_loss="softmax", inference="hashed",
-                 inference_active_fraction=None, inference_rerank_factor=None,
-                 n_threads=None):
-        _store_params(self, locals())
+    __init__ = storing_init(hash_output="auto", multilabel_loss="softmax")
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], reset=reset,
@@ -172,13 +156,9 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
             self.classes_ = unique_labels(classes)
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
+    @reads_X
     def predict_proba(self, X):
         """Probability estimates.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
 
         Returns
         -------
@@ -200,6 +180,7 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
         scores /= scores.sum(axis=1, keepdims=True)
         return scores
 
+    @reads_X
     def predict_topk(self, X, k=5):
         """The `k` most probable classes of each example, best first.
 
@@ -211,8 +192,6 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
         k : int, default=5
             How many classes per example, from 1 to ``len(classes_)``.
 
@@ -249,13 +228,9 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
             top.append(idx if ids is None else ids[rows, idx])
         return self.classes_[np.concatenate(top)], np.concatenate(top_proba)
 
+    @reads_X
     def predict_log_proba(self, X):
         """Logarithm of the probability estimates.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
 
         Returns
         -------
@@ -264,13 +239,9 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 
+    @reads_X
     def predict(self, X):
         """Predict class labels.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
 
         Returns
         -------
@@ -316,9 +287,6 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
         # softmax probabilities p_j >= p_max / 2, on the scores: z_j >= z_max - log 2
         return (scores >= best - np.log(2)) & np.isfinite(scores)
 
-    def _score(self, X, y, sample_weight=None):
-        return accuracy_score(y, self.predict(X), sample_weight=sample_weight)
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
@@ -326,21 +294,7 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
 
 
 class LSHMLPRegressor(RegressorMixin, BaseLSHMLP):
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
-                 alpha=0.0001, batch_size="auto", learning_rate="constant",
-                 learning_rate_init=0.001, power_t=0.5,
-                 max_iter=200, shuffle=True, random_state=None, tol=1e-4,
-                 verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
-                 early_stopping=False,
-                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, init="glorot", active_fraction="auto",
-                 hash_family="srp", bits_per_table=8, n_tables=64, bucket_size=128, bucket_policy="fifo",
-                 selection="sketch", rerank_factor=3.0, explore_fraction=0.1,
-                 wta_window=8, mips=False,
-                 refresh_interval=50, refresh_growth=1.5, inference="hashed",
-                 inference_active_fraction=None, inference_rerank_factor=None,
-                 n_threads=None):
-        _store_params(self, locals())
+    __init__ = storing_init()
 
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(self, X, y, accept_sparse=["csr", "csc"], reset=reset,
@@ -358,35 +312,9 @@ class LSHMLPRegressor(RegressorMixin, BaseLSHMLP):
     def _loss_name(self):
         return "squared"
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, sample_weight=None):
-        """Update the model with a single epoch over the given data.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
-
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            The target values.
-
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights, read as :meth:`fit` reads them.
-
-        Returns
-        -------
-        self : object
-            Trained model.
-        """
-        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
-
+    @reads_X
     def predict(self, X):
         """Predict using the network.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
 
         Returns
         -------
@@ -395,9 +323,6 @@ class LSHMLPRegressor(RegressorMixin, BaseLSHMLP):
         """
         scores = self._output_scores(X)
         return scores.ravel() if self.n_outputs_ == 1 else scores
-
-    def _score(self, X, y, sample_weight=None):
-        return r2_score(y, self.predict(X), sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -274,3 +274,22 @@ ATTRIBUTES = """
     n_threads_ : int
         Threads the last fit used.
 """
+
+
+_X = """        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+"""
+
+
+def reads_X(method):
+    """Put the parameter every prediction method takes first, `X`, at the head of
+    `method`'s numpydoc Parameters section (made before its Returns if it has none),
+    so that its description is written once."""
+    doc = method.__doc__
+    head = "        Parameters\n        ----------\n"
+    if head in doc:
+        doc = doc.replace(head, head + _X, 1)
+    else:
+        doc = doc.replace("        Returns\n", head + _X + "\n        Returns\n", 1)
+    method.__doc__ = doc
+    return method

@@ -201,7 +201,9 @@ def _update_no_improvement_count(est, validation):
     """Count the epochs without ``tol`` improvement of the validation score (with a
     held-out `validation`, snapshotting each new best) or of the training loss."""
     if validation is not None:
-        est.validation_scores_.append(est._score(*validation))
+        # (score: accuracy for the classifier, R2 for the regressor, as scikit-learn's
+        # MLP validates)
+        est.validation_scores_.append(est.score(*validation))
         last = est.validation_scores_[-1]
         if last < est.best_validation_score_ + est.tol:
             est._no_improvement_count += 1

@@ -162,7 +162,7 @@ def test_early_stopping_splits_and_scores_with_the_weights(Estimator, monkeypatc
     X[:, 0] = np.arange(len(y))                 # a row's index, readable in X_val
     sw = np.random.RandomState(3).uniform(0.1, 2.0, len(y))
     seen = []
-    original = Estimator._score
+    original = Estimator.score
 
     def spy(self, X_val, y_val, sample_weight=None):
         rows = X_val[:, 0].astype(int)
@@ -170,7 +170,7 @@ def test_early_stopping_splits_and_scores_with_the_weights(Estimator, monkeypatc
                      metric(y[rows], self.predict(X_val), sample_weight=sw[rows])))
         return original(self, X_val, y_val, sample_weight)
 
-    monkeypatch.setattr(Estimator, "_score", spy)
+    monkeypatch.setattr(Estimator, "score", spy)
     est = _deterministic(Estimator, early_stopping=True, validation_fraction=0.2,
                          max_iter=5).fit(X, y, sample_weight=sw)
     assert len(seen) == est.n_iter_ == len(est.validation_scores_) == 5

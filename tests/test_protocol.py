@@ -198,3 +198,17 @@ def test_docstring_documents_every_parameter_in_order(estimator):
         if match:
             documented += match.group(1).split(", ")
     assert documented == list(inspect.signature(estimator).parameters)
+
+
+@pytest.mark.parametrize("estimator", [LSHMLPClassifier, LSHMLPRegressor])
+def test_constructor_takes_two_positional_arguments_and_known_keywords(estimator):
+    """As scikit-learn's MLP: hidden_layer_sizes and activation may be positional,
+    every other parameter is keyword-only, and an unknown one is a TypeError naming
+    the estimator."""
+    est = estimator((7,), "tanh", alpha=0.5)
+    assert (est.hidden_layer_sizes, est.activation, est.alpha) == ((7,), "tanh", 0.5)
+    with pytest.raises(TypeError, match="too many positional arguments"):
+        estimator((7,), "tanh", "adam")
+    with pytest.raises(TypeError, match=f"{estimator.__name__}.*unexpected keyword "
+                                        "argument 'n_hidden'"):
+        estimator(n_hidden=3)
