@@ -251,12 +251,14 @@ def child_commands(args, data_dir, n_labels):
               "--seed", str(args.seed), "--hidden", str(args.hidden),
               "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
               "--predict-repeats", str(args.predict_repeats)]
-    sklsh_params = json.loads(args.sklsh_params)
-    if isinstance(sklsh_params, dict):
-        sklsh_params = [sklsh_params]
+    def runs_of(text):
+        params = json.loads(text)
+        return [params] if isinstance(params, dict) else params
+
     per_model = {
-        "sklsh": sklsh_params,
-        "torch": [{"lr": float(lr)} for lr in args.torch_lr.split(",") if lr],
+        "sklsh": runs_of(args.sklsh_params),
+        "torch": ([{"lr": float(lr)} for lr in args.torch_lr.split(",") if lr]
+                  + runs_of(args.torch_params or "[]")),
         "pecos": [json.loads(args.pecos_params)],
         "napkinxc": [json.loads(args.napkinxc_params)],
         "omikuji-parabel": [json.loads(args.omikuji_params)],
@@ -454,6 +456,10 @@ def parse_args(argv=None):
                         "random_state=seed")
     p.add_argument("--torch-lr", default="1e-3",
                    help="comma-separated learning rates of PyTorch's Adam: one run each")
+    p.add_argument("--torch-params", default=None,
+                   help="JSON object or list of objects (one run each, after those of "
+                        "--torch-lr) of the PyTorch model's lr, batch_size, epochs, "
+                        "hidden")
     p.add_argument("--pecos-params", default="{}",
                    help="JSON: label_embedding, indexer, or XLinearModel.train kwargs")
     p.add_argument("--napkinxc-params", default="{}", help="JSON: PLT parameters")
