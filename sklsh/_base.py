@@ -14,7 +14,7 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.parallel import _get_threadpool_controller
 from sklearn.utils.validation import _check_sample_weight
 
-from . import _epochs, _footprint, _hashing, _init, _optimizers, _plan, _prediction
+from . import _epochs, _footprint, _hash_state, _init, _optimizers, _plan, _prediction
 from ._threads import effective_n_threads
 from ._training import DenseTrainer, Settings, Trainer, trains_by_blas
 
@@ -106,7 +106,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         "init": [StrOptions({"glorot", "row_norm"})],
         "active_fraction": [Interval(Real, 0, 1, closed="right"), "array-like",
                             StrOptions({"auto"})],
-        "hash_family": [StrOptions(set(_hashing.FAMILIES))],
+        "hash_family": [StrOptions(set(_hash_state.FAMILIES))],
         "bits_per_table": [Interval(Integral, 1, 30, closed="both")],
         "n_tables": [Interval(Integral, 1, None, closed="left")],
         "bucket_size": [Interval(Integral, 1, None, closed="left")],
@@ -178,7 +178,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
     def _hash_config(self, layer_units, plan):
         return (self.hash_family, self.bits_per_table, self.n_tables, self.bucket_size,
                 self.bucket_policy, self.wta_window, self.mips, tuple(layer_units),
-                tuple(p.hashed for p in plan), _hashing.reads_buckets(self.selection))
+                tuple(p.hashed for p in plan), _hash_state.reads_buckets(self.selection))
 
     def _initialize(self, layer_units, dtype, first_fan_in=None):
         """Draw the weights and reset the training state.
@@ -234,13 +234,13 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
             key_sets = (_plan.key_sets(X, plan) if self.hash_family == "doph"
                         else [None] * len(plan))
             self._hash_states = [
-                _hashing.make_hash_state(
+                _hash_state.make_hash_state(
                     layer_units[l], layer_units[l + 1], family=self.hash_family,
                     bits_per_table=self.bits_per_table, n_tables=self.n_tables,
                     bucket_size=self.bucket_size, policy=self.bucket_policy,
                     window=self.wta_window, mips=self.mips, dtype=weights[0].dtype,
                     random_state=rng, key_set=key_sets[l],
-                    buckets=_hashing.reads_buckets(self.selection)) if hashed else None
+                    buckets=_hash_state.reads_buckets(self.selection)) if hashed else None
                 for l, hashed in enumerate(p.hashed for p in plan)]
             self._hash_config_ = config
             self._schedule = {"batches": 0, "next": self.refresh_interval,
@@ -337,7 +337,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         # once it has finished (an interrupted fit leaves none, not stale ones)
         for h in self._hash_states:
             if h is not None:
-                _hashing.drop_prefix_table(h)
+                _hash_state.drop_prefix_table(h)
         self._budgets = [p.budget for p in plan]
         explore = [int(self.explore_fraction * p.budget) if p.hashed else 0 for p in plan]
         # hashed inference draws (random fill, union order) from this fixed seed, so a
@@ -369,7 +369,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
                                sample_weight)
         for h in self._hash_states if self.selection == "sketch" else ():
             if h is not None:
-                _hashing.group_prefixes(h)
+                _hash_state.group_prefixes(h)
         if not all(np.isfinite(a).all() for a in self.coefs_ + self.intercepts_):
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may "

@@ -14,7 +14,7 @@ from sklearn.base import is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
-from . import _hashing
+from . import _hash_state
 from ._training import KernelInput
 
 
@@ -150,7 +150,7 @@ def _snapshot(est):
         touched=[t.copy() for t in est._touched],
         schedule=dict(est._schedule),
         hashing=[None if h is None
-                 else _hashing.copy_tables(h) for h in est._hash_states])
+                 else _hash_state.copy_tables(h) for h in est._hash_states])
 
 
 def _restore(est, snapshot):
@@ -160,7 +160,7 @@ def _restore(est, snapshot):
         est.intercepts_[l][...] = snapshot["intercepts"][l]
         est._touched[l][...] = snapshot["touched"][l]
         if snapshot["hashing"][l] is not None:
-            _hashing.restore_tables(est._hash_states[l], snapshot["hashing"][l])
+            _hash_state.restore_tables(est._hash_states[l], snapshot["hashing"][l])
     est._schedule.update(snapshot["schedule"])
 
 

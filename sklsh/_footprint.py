@@ -1,7 +1,7 @@
 """What a fit will allocate, counted before anything is: the check that refuses a
 configuration this process cannot hold, and its message (the largest terms, then what
 to reduce first). `sklsh._memory` says how much the process may still allocate."""
-from . import _hashing, _memory, _training
+from . import _hash_state, _memory, _training
 from ._prediction import PREDICT_BLOCK, PREDICT_CHUNK
 from ._threads import effective_n_threads
 from ._training import trains_by_blas
@@ -62,12 +62,12 @@ def memory_terms(est, layer_units, plan, itemsize, X=None):
                       f"{kept}", "weights"))
         model += params * itemsize + 4 * n_out
     hashed = [l for l, p in enumerate(plan) if p.hashed]
-    buckets = _hashing.reads_buckets(est.selection)
-    tables = sum(_hashing.table_nbytes(layer_units[l + 1], est.n_tables,
+    buckets = _hash_state.reads_buckets(est.selection)
+    tables = sum(_hash_state.table_nbytes(layer_units[l + 1], est.n_tables,
                                        est.bits_per_table, est.bucket_size,
                                        buckets)
                  for l in hashed)
-    functions = sum(_hashing.function_nbytes(
+    functions = sum(_hash_state.function_nbytes(
         est.hash_family, layer_units[l], est.n_tables, est.bits_per_table,
         est.wta_window, itemsize) for l in hashed)
     if hashed:
@@ -93,12 +93,12 @@ def workspace_terms(est, layer_units, plan, itemsize, hashed, X=None):
     and the largest block a refresh or a validation pass holds at once."""
     n_threads = effective_n_threads(est.n_threads)
     caps = sum(p.candidates for p in plan)
-    kl = est.n_tables * _hashing.hashes_per_table(
+    kl = est.n_tables * _hash_state.hashes_per_table(
         est.hash_family, est.bits_per_table, est.wta_window) if hashed else 1
     units = max((layer_units[l + 1] for l in hashed), default=1)
-    words = -(-kl // (64 // _hashing.code_bits(est.hash_family, est.wta_window)))
+    words = -(-kl // (64 // _hash_state.code_bits(est.hash_family, est.wta_window)))
     bucket_ids = (est.n_tables * est.bucket_size
-                  if _hashing.reads_buckets(est.selection) else 0)
+                  if _hash_state.reads_buckets(est.selection) else 0)
     ints = (caps + 3 * units + bucket_ids + 4 * kl
             + 3 * est.n_tables + 2 * words + len(plan) + 3)
     work = n_threads * (4 * ints + itemsize * (3 * caps + kl))
@@ -170,7 +170,7 @@ def refusal(est, terms, headroom, available, what, itemsize):
         "weights": weights_advice,
         "tables": ("reduce bits_per_table (each bit fewer halves the buckets), "
                    "n_tables or bucket_size"
-                   if _hashing.reads_buckets(est.selection)
+                   if _hash_state.reads_buckets(est.selection)
                    else "reduce n_tables or bits_per_table"),
         "early_stopping": "set early_stopping=False",
         "workspace": "lower n_threads",

@@ -11,7 +11,7 @@ import scipy.sparse as sp
 from sklearn.utils.parallel import _get_threadpool_controller
 
 from . import _optimizers
-from ._hashing import reset_mips_scale, srp_key_codes, srp_query_codes
+from ._hash_state import reset_mips_scale, srp_key_codes, srp_query_codes
 from ._kernels._hogwild import batch_gradients
 from ._kernels._network import Network
 from ._kernels._tables import pack_codes, refresh_tables
@@ -167,7 +167,7 @@ class Trainer:
     weights, biases : list of ndarray
         Unit-major weights ``(n_out, n_in)`` and biases, updated in place.
     hashing : list of (dict or None)
-        Per layer hash state (see ``sklsh._hashing``); None where all units are active.
+        Per layer hash state (see ``sklsh._hash_state``); None where all units are active.
     budgets : list of int
         Active units per example and layer.
     candidates : list of int

@@ -5,7 +5,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from sklsh._prediction import densify
-from sklsh._hashing import make_hash_state
+from sklsh._hash_state import make_hash_state
 from sklsh._kernels._hogwild import hashed_scores
 from sklsh._kernels._network import Network
 from sklsh._training import KernelInput, refresh_layer

@@ -10,7 +10,7 @@ buckets are exercised in a fresh interpreter (test_tables.py).
 import numpy as np
 import pytest
 
-from sklsh._hashing import srp_query_codes
+from sklsh._hash_state import srp_query_codes
 
 from layers import (BUDGET, DIM, N_QUERIES, N_UNITS, active_sets, build, dense_problem,
                     random_baseline, scores, sparse_problem, wide_problem)

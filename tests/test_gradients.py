@@ -298,7 +298,7 @@ def test_gradients_through_hashed_layers(activation, hash_output, sparse, multil
     flow through the sparse active sets are those of that masked network. A hashed
     output layer takes a softmax over its active outputs, the labels forced in; a
     row's target spreads evenly over its labels (the multi-label softmax)."""
-    from sklsh._hashing import make_hash_state
+    from sklsh._hash_state import make_hash_state
     from sklsh._training import refresh_layer
     rng = np.random.RandomState(9)
     sizes, budgets = (5, 20, 12, 8), [6, 4, 3 if hash_output else 8]

@@ -4,7 +4,7 @@ projections, and DOPH's agreement with set overlap.
 
 import numpy as np
 
-from sklsh._hashing import make_hash_state
+from sklsh._hash_state import make_hash_state
 
 from layers import active_sets, build
 

@@ -5,7 +5,7 @@ gradient depend on the example alone, not on its batch or the threads.
 import numpy as np
 import pytest
 
-from sklsh._hashing import make_hash_state
+from sklsh._hash_state import make_hash_state
 from sklsh._kernels._hogwild import batch_gradients
 from sklsh._kernels._network import Network
 from sklsh._training import refresh_layer

@@ -23,7 +23,7 @@ from sklearn.utils.estimator_checks import (
     check_sample_weight_equivalence_on_sparse_data)
 
 from sklsh import LSHMLPClassifier, LSHMLPRegressor
-from sklsh._hashing import make_hash_state
+from sklsh._hash_state import make_hash_state
 from sklsh._kernels._build_info import openmp_enabled
 from sklsh._kernels._hogwild import batch_gradients
 from sklsh._kernels._network import Network

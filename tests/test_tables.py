@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from sklsh._hashing import group_prefixes, make_hash_state
+from sklsh._hash_state import group_prefixes, make_hash_state
 from sklsh._kernels._network import Network
 from sklsh._training import KernelInput, first_layer_queries, refresh_layer
 
@@ -114,7 +114,7 @@ def test_small_buckets_do_not_overflow_the_workspace(run_isolated):
     budget. Run in a fresh interpreter, since heap corruption aborts the process."""
     result = run_isolated(textwrap.dedent("""
         import numpy as np
-        from sklsh._hashing import make_hash_state
+        from sklsh._hash_state import make_hash_state
         from sklsh._kernels._network import Network
         from sklsh._prediction import hashed_output_scores
         from sklsh._training import KernelInput, refresh_layer

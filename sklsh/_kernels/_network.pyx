@@ -63,7 +63,7 @@ cdef class Network:
     weights, biases : list of ndarray
         Per layer, ``(n_out, n_in)`` unit-major weights and ``(n_out,)`` biases.
     hashing : list of (dict or None)
-        Per layer, the hash state (see ``sklsh/_hashing.py``), None for dense layers.
+        Per layer, the hash state (see ``sklsh/_hash_state.py``), None for dense layers.
     budgets : list of int
         Active units per example and layer.
     activation, loss, selection : str
@@ -239,7 +239,7 @@ cdef class Network:
                 raise ValueError("table unit ids out of range")
 
     cdef _set_prefix_table(self, Layer *layer, dict h):
-        """The prefix table of an inference network (see ``_hashing.group_prefixes``),
+        """The prefix table of an inference network (see ``sklsh._hash_state.group_prefixes``),
         once its groups are known to be non-empty and to hold units of the layer."""
         cdef Tables *T = &layer.tables
         groups, ptr, members = h["groups"], h["group_ptr"], h["group_units"]
