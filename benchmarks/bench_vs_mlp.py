@@ -155,8 +155,8 @@ def prepare(name, seed, cache):
     Python version); returns the folder and what it holds."""
     # the split changes with the seed, the Python version (the docstrings) and this
     # script and the loaders (their code, hashed): a stale cache is never reused
-    sources = b"".join(Path(f).read_bytes() for f in (
-        __file__, REPO / "sklsh" / "datasets.py"))
+    loaders = sorted((REPO / "sklsh" / "datasets").glob("*.py"))
+    sources = b"".join(Path(f).read_bytes() for f in [__file__, *loaders])
     key = hashlib.sha1(f"{name}-{seed}-{platform.python_version()}".encode()
                        + sources).hexdigest()
     folder = Path(cache) / f"vs-mlp-{name}-{key[:8]}"
