@@ -1,0 +1,53 @@
+"""Each benchmark script runs end to end on a small case and writes its report: a
+script the package has moved away from fails here, not in the next session's timing
+run. Nothing is timed; the figures of docs/ come from the scripts' full runs."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+
+def run_script(name, *argv, timeout=600):
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / name), *argv],
+                          cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def test_bench_vs_mlp_runs_on_digits(tmp_path):
+    out = tmp_path / "vs_mlp.md"
+    run_script("bench_vs_mlp.py", "--data", "digits", "--hidden", "16", "--epochs", "3",
+               "--repeats", "1", "--threads", "1", "--cache-dir", str(tmp_path),
+               "--out", str(out))
+    report = out.read_text()
+    assert "### digits" in report
+    for model in ("sklsh", "sklearn", "linear"):
+        assert f"| {model} |" in report
+
+
+def test_bench_real_xmc_runs_on_generated_labels(tmp_path):
+    out = tmp_path / "xmc.md"
+    run_script("bench_real_xmc.py", "--data", "generated-10k", "--models", "sklsh",
+               "--gen-samples", "1500", "--gen-features", "2000", "--min-label-count",
+               "0", "--epochs", "1", "--hidden", "16", "--threads", "1",
+               "--cache-dir", str(tmp_path), "--out", str(out))
+    rows = json.loads(out.with_suffix(".json").read_text())
+    assert "| sklsh |" in out.read_text()
+    assert rows
+
+
+@pytest.mark.skipif(not FASHION.exists() and not os.environ.get("CI"),
+                    reason="no Fashion-MNIST (apt-get install dataset-fashion-mnist)")
+def test_bench_kdd2017_runs_quick(tmp_path):
+    out = tmp_path / "kdd.md"
+    run_script("bench_kdd2017.py", "--quick", "--datasets", "fashion-mnist",
+               "--networks", "784-64-10", "--fractions", "0.25", "--models",
+               "sklsh,sklearn", "--epochs", "1", "--threads", "1", "--out", str(out))
+    report = out.read_text()
+    assert "| sklsh |" in report and "| sklearn |" in report
