@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from sklearn.base import _fit_context
 
 from ._base import BaseLSHMLP, storing_init
-from ._docstrings import ATTRIBUTES, PARAMETERS, reads_X
+from ._docstrings import ATTRIBUTES, PARAMETERS, SEE_ALSO, reads_X
 from ._prediction import densify
 from ._kernels._predict import top_k_positions
 from ._threads import effective_n_threads
@@ -359,15 +359,9 @@ LSHMLPClassifier.__doc__ = """Multi-layer perceptron classifier trained on hashe
 """) + ATTRIBUTES.format(extra="""
     classes_ : ndarray of shape (n_classes,)
         Class labels.
-""") + """
-    See Also
-    --------
-    LSHMLPRegressor : The same network for regression.
-    sklearn.neural_network.MLPClassifier : The dense network it approximates.
-
-    Examples
-    --------
-    >>> from sklearn.datasets import load_digits
+""") + SEE_ALSO.format(
+    sibling="LSHMLPRegressor", task="regression", mlp="MLPClassifier"
+) + """    >>> from sklearn.datasets import load_digits
     >>> from sklsh import LSHMLPClassifier
     >>> X, y = load_digits(return_X_y=True)
     >>> clf = LSHMLPClassifier((256,), active_fraction=0.25, max_iter=30,
@@ -381,15 +375,9 @@ LSHMLPRegressor.__doc__ = """Multi-layer perceptron regressor trained on hashed 
     The hidden layers keep locality-sensitive hash tables over their units' weight
     vectors and compute, per example, only the units the tables name; the output
     layer is dense. See :class:`LSHMLPClassifier`.
-""" + PARAMETERS.format(extra="") + ATTRIBUTES.format(extra="") + """
-    See Also
-    --------
-    LSHMLPClassifier : The same network for classification.
-    sklearn.neural_network.MLPRegressor : The dense network it approximates.
-
-    Examples
-    --------
-    >>> import numpy as np
+""" + PARAMETERS.format(extra="") + ATTRIBUTES.format(extra="") + SEE_ALSO.format(
+    sibling="LSHMLPClassifier", task="classification", mlp="MLPRegressor"
+) + """    >>> import numpy as np
     >>> from sklsh import LSHMLPRegressor
     >>> rng = np.random.RandomState(0)
     >>> X = rng.rand(500, 5)

@@ -276,6 +276,18 @@ ATTRIBUTES = """
 """
 
 
+# Both estimators' See Also section, up to the Examples heading they fill in.
+SEE_ALSO = """
+    See Also
+    --------
+    {sibling} : The same network for {task}.
+    sklearn.neural_network.{mlp} : The dense network it approximates.
+
+    Examples
+    --------
+"""
+
+
 _X = """        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             The input data.
 """
