@@ -178,16 +178,31 @@ def log(*parts):
 # versions; top the (n_test, 5) label ids.
 
 def run_sklsh(args, meta, X, Y, Xt, Yt):
+    """An ``LSHMLPClassifier``; with ``estimators`` in ``--params`` (a list of parameter
+    dicts, and optionally ``weights``), a ``GeometricVotingClassifier`` of one per dict,
+    each member's P@k reported beside the vote's."""
     from sklearn.exceptions import ConvergenceWarning
 
     import sklsh
     from sklsh import LSHMLPClassifier
-    params = dict(hidden_layer_sizes=[args.hidden], max_iter=args.epochs,
-                  batch_size=args.batch_size, n_threads=args.threads,
-                  random_state=args.seed)
-    params.update(args.params)
-    clf = LSHMLPClassifier(**{k: tuple(v) if k == "hidden_layer_sizes" else v
-                              for k, v in params.items()})
+    from sklsh.ensemble import GeometricVotingClassifier
+    base = dict(hidden_layer_sizes=[args.hidden], max_iter=args.epochs,
+                batch_size=args.batch_size, n_threads=args.threads,
+                random_state=args.seed)
+
+    def member(extra):
+        params = dict(base, **extra)
+        return params, LSHMLPClassifier(**{k: tuple(v) if k == "hidden_layer_sizes"
+                                           else v for k, v in params.items()})
+
+    extra = dict(args.params)
+    if "estimators" in extra:
+        members = [member(m) for m in extra.pop("estimators")]
+        params = dict(estimators=[p for p, _ in members], **extra)
+        clf = GeometricVotingClassifier(
+            [(f"m{i}", est) for i, (_, est) in enumerate(members)], **extra)
+    else:
+        params, clf = member(extra)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         start = time.perf_counter()
@@ -196,11 +211,17 @@ def run_sklsh(args, meta, X, Y, Xt, Yt):
     seconds, (top, _) = best_of(args.predict_repeats, lambda: clf.predict_topk(Xt, k=TOP_K))
     # multi-label: classes_ is arange(n_labels), so the labels are the label ids
     row = dict(train_seconds=train, predict_seconds=seconds, params=params,
-               n_iter=int(getattr(clf, "n_iter_", -1)),
-               mult_fraction=float(getattr(clf, "mult_fraction_", float("nan"))),
                estimator_params={k: v if isinstance(v, (int, float, str, bool, type(None)))
                                  else str(v) for k, v in clf.get_params().items()},
                versions=dict(sklsh=getattr(sklsh, "__version__", version("sklsh"))))
+    fitted = getattr(clf, "estimators_", None)
+    if fitted is None:
+        row.update(n_iter=int(clf.n_iter_), mult_fraction=float(clf.mult_fraction_))
+    else:
+        metrics = load_metrics()
+        row["members"] = [dict(n_iter=int(est.n_iter_), mult_fraction=float(est.mult_fraction_),
+                               **score(metrics, Yt, np.asarray(est.predict_topk(Xt, k=TOP_K)[0])))
+                          for est in fitted]
     return row, np.asarray(top, dtype=np.int64)
 
 

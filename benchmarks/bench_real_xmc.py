@@ -373,6 +373,11 @@ def markdown(meta, rows, alone):
             _name(r), f"{r['train_seconds']:.2f}", f"{r['p1']:.4f}", f"{r['p3']:.4f}",
             f"{r['p5']:.4f}", f"{r['predict_seconds']:.2f}", f"{r['peak_mb']:.0f}"])
             + " |")
+    for r in rows:
+        for i, m in enumerate(r.get("members") or []):
+            lines.append(("" if i else f"\n{_name(r)}, each member alone: ")
+                         + f"member {i}: P@1 {m['p1']:.4f}, P@3 {m['p3']:.4f}, "
+                         f"P@5 {m['p5']:.4f}" + ("." if i == len(r["members"]) - 1 else ";"))
     if alone:
         head = ["model", "train s (in the benchmark)", "train s (alone, from a shell)",
                 "alone / benchmark", "P@1 (benchmark / alone)",

@@ -13,8 +13,7 @@ from sklearn.base import _fit_context
 
 from ._base import BaseLSHMLP, storing_init
 from ._docstrings import ATTRIBUTES, PARAMETERS, SEE_ALSO, reads_X
-from ._prediction import densify
-from ._kernels._predict import top_k_positions
+from ._prediction import densify, ranked_top_k
 from ._threads import effective_n_threads
 from ._training import Targets
 
@@ -215,17 +214,9 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
                 # the others come in at probability 0
                 ids, scores = None, densify(ids, scores, n_classes)
             proba = self._proba(scores)
-            rows = np.arange(proba.shape[0])[:, None]
-            if k < proba.shape[1]:
-                # the k largest, found by partition, then ordered among themselves
-                idx = top_k_positions(proba, k, effective_n_threads(self.n_threads))
-                idx.sort(axis=1)
-            else:
-                idx = np.broadcast_to(np.arange(proba.shape[1]), proba.shape)
-            order = np.argsort(-proba[rows, idx], axis=1, kind="stable")
-            idx = idx[rows, order]
-            top_proba.append(proba[rows, idx])
-            top.append(idx if ids is None else ids[rows, idx])
+            idx = ranked_top_k(proba, k, effective_n_threads(self.n_threads))
+            top_proba.append(np.take_along_axis(proba, idx, axis=1))
+            top.append(idx if ids is None else np.take_along_axis(ids, idx, axis=1))
         return self.classes_[np.concatenate(top)], np.concatenate(top_proba)
 
     @reads_X

@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._kernels._hogwild import hashed_scores
 from ._kernels._network import Network
-from ._kernels._predict import sparse_times_dense
+from ._kernels._predict import sparse_times_dense, top_k_positions
 from ._threads import effective_n_threads
 from ._training import KernelInput, activate, first_layer_queries
 
@@ -117,6 +117,18 @@ def keep_top(a, k, activation):
     out = np.zeros_like(a)
     out[rows, idx] = activate(activation, a[rows, idx])
     return out
+
+
+def ranked_top_k(scores, k, n_threads):
+    """Columns of the k largest scores of each row (C-contiguous floats), the largest
+    first; ties in the order of the columns."""
+    if k < scores.shape[1]:
+        idx = top_k_positions(scores, k, n_threads)
+        idx.sort(axis=1)
+    else:
+        idx = np.broadcast_to(np.arange(scores.shape[1]), scores.shape)
+    order = np.argsort(-np.take_along_axis(scores, idx, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(idx, order, axis=1)
 
 
 def densify(ids, scores, n_outputs):

@@ -42,6 +42,20 @@ def test_bench_real_xmc_runs_on_generated_labels(tmp_path):
     assert rows
 
 
+def test_bench_real_xmc_votes_and_reports_each_member(tmp_path):
+    out = tmp_path / "vote.md"
+    vote = {"estimators": [{"hidden_layer_sizes": [], "multilabel_loss": "logistic"}, {}]}
+    run_script("bench_real_xmc.py", "--data", "generated-10k", "--models", "sklsh",
+               "--gen-samples", "1500", "--gen-features", "2000", "--min-label-count",
+               "0", "--epochs", "1", "--hidden", "16", "--threads", "1",
+               "--sklsh-params", json.dumps(vote), "--cache-dir", str(tmp_path),
+               "--out", str(out))
+    (row,) = json.loads(out.with_suffix(".json").read_text())["rows"]
+    assert [m["hidden_layer_sizes"] for m in row["params"]["estimators"]] == [[], [16]]
+    assert len(row["members"]) == 2 and all(0 <= m["p1"] <= 1 for m in row["members"])
+    assert "each member alone: member 0: P@1" in out.read_text()
+
+
 @pytest.mark.skipif(not FASHION.exists() and not os.environ.get("CI"),
                     reason="no Fashion-MNIST (apt-get install dataset-fashion-mnist)")
 def test_bench_kdd2017_runs_quick(tmp_path):
