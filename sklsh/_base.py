@@ -381,8 +381,8 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
     def _output_scores(self, X):
         return _prediction.output_scores(self, X)
 
-    def _output_score_chunks(self, X):
-        return _prediction.output_score_chunks(self, X)
+    def _output_score_chunks(self, X, rows=None):
+        return _prediction.output_score_chunks(self, X, rows)
 
     def _active_score_chunks(self, X, dense=False):
         return _prediction.active_score_chunks(self, X, dense)

@@ -166,6 +166,12 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
         """
         return self._proba(self._output_scores(X))
 
+    def _proba_chunks(self, X, rows):
+        """:meth:`predict_proba` of `rows` rows at a time, with one set-up for all of
+        `X` (what an ensemble asks of its members)."""
+        for scores in self._output_score_chunks(X, rows):
+            yield self._proba(scores)
+
     def _proba(self, scores):
         """Class probabilities from output pre-activations (a block of rows)."""
         if self.out_activation_ == "logistic" and self.n_outputs_ > 1:

@@ -31,19 +31,20 @@ def output_scores(est, X):
         return np.concatenate(chunks)
     return np.empty((0, est.coefs_[-1].shape[1]), est.coefs_[0].dtype)
 
-def output_score_chunks(est, X):
+def output_score_chunks(est, X, rows=None):
     """Output pre-activations of every unit, a block of rows at a time (see
     :func:`active_score_chunks`); -inf for units outside an example's active
     set."""
-    for ids, scores in active_score_chunks(est, X, dense=True):
+    for ids, scores in active_score_chunks(est, X, dense=True, rows=rows):
         yield scores if ids is None else densify(ids, scores,
                                                   est.coefs_[-1].shape[1])
 
-def active_score_chunks(est, X, dense=False):
+def active_score_chunks(est, X, dense=False, rows=None):
     """Output pre-activations a block of rows at a time, so that what predicting
     holds stays about PREDICT_BLOCK activations however many rows X has (counted
-    for a column per output when the caller makes the blocks `dense`). By
-    `inference`:
+    for a column per output when the caller makes the blocks `dense`), or blocks of
+    `rows` rows if given. The set-up (weights in the order the products read) is
+    done once per call, not per block. By `inference`:
 
     "hashed" selects the active units as training does, without forced labels;
     "exact" computes every unit densely and keeps, in each hashed layer, the
@@ -87,7 +88,8 @@ def active_score_chunks(est, X, dense=False):
     widest = max(c.shape[1] for c in est.coefs_)
     if hashed and not dense:
         widest = network.output_width    # (hidden activations stay per thread)
-    rows = max(1, min(PREDICT_CHUNK, PREDICT_BLOCK // widest))
+    if rows is None:
+        rows = max(1, min(PREDICT_CHUNK, PREDICT_BLOCK // widest))
     for start in range(0, X.shape[0], rows):
         a = X[start:start + rows]
         if hashed:

@@ -30,6 +30,17 @@ MIN_PROBA = 1e-12
 BLOCK_ENTRIES = 1 << 22
 
 
+def proba_blocks(est, X, rows):
+    """A member's probabilities, `rows` rows at a time: an LSHMLPClassifier sets up
+    once for all of X (on sparse rows it copies its first layer's weights into the
+    order the sparse product reads); any other classifier is asked block by block."""
+    if hasattr(est, "_proba_chunks"):
+        yield from est._proba_chunks(X, rows)
+        return
+    for start in range(0, X.shape[0], rows):
+        yield est.predict_proba(X[start:start + rows])
+
+
 class GeometricVotingClassifier(ClassifierMixin, _BaseComposition):
     """Soft voting by the weighted geometric mean of the members' probabilities.
 
@@ -255,25 +266,23 @@ class GeometricVotingClassifier(ClassifierMixin, _BaseComposition):
         return self
 
     def _log_score_blocks(self, X):
-        """(start, stop, scores) per block of rows: the weighted sum of the members'
-        floored log-probabilities, float64, one column per class."""
+        """The weighted sum of the members' floored log-probabilities, float64, one
+        column per class, a block of rows at a time."""
         check_is_fitted(self)
         X = check_array(X, accept_sparse="csr", dtype=None, ensure_all_finite=False)
-        n = X.shape[0]
-        step = max(1, BLOCK_ENTRIES // len(self.classes_))
-        for start in range(0, max(n, 1), step):
-            stop = min(start + step, n)
-            block = X[start:stop]
-            total = np.zeros((stop - start, len(self.classes_)))
-            for w, est in zip(self._weights, self.estimators_):
-                if w == 0:
-                    continue
-                proba = np.asarray(est.predict_proba(block), dtype=float)
+        n_classes = len(self.classes_)
+        rows = max(1, BLOCK_ENTRIES // n_classes)
+        members = [(w, est, proba_blocks(est, X, rows))
+                   for w, est in zip(self._weights, self.estimators_) if w > 0]
+        for start in range(0, X.shape[0], rows):
+            total = np.zeros((min(rows, X.shape[0] - start), n_classes))
+            for w, est, blocks in members:
+                proba = np.asarray(next(blocks), dtype=float)
                 if proba.shape != total.shape:
                     raise ValueError(f"{type(est).__name__}.predict_proba returned shape "
                                      f"{proba.shape}, expected {total.shape}.")
                 total += w * np.log(np.maximum(proba, MIN_PROBA))
-            yield start, stop, total
+            yield total
 
     def _normalised(self, scores):
         """Log-probabilities from a block's blended scores: for one label per example,
@@ -296,9 +305,7 @@ class GeometricVotingClassifier(ClassifierMixin, _BaseComposition):
         log_proba : ndarray of shape (n_samples, n_classes)
             For targets of one label per example, normalised over the classes.
         """
-        return np.concatenate([self._normalised(s) for _, _, s in
-                               self._log_score_blocks(X)]
-                              or [np.empty((0, len(self.classes_)))])
+        return np.concatenate([self._normalised(s) for s in self._log_score_blocks(X)])
 
     def predict_proba(self, X):
         """The weighted geometric mean of the members' probabilities.
@@ -344,9 +351,9 @@ class GeometricVotingClassifier(ClassifierMixin, _BaseComposition):
                 and 1 <= k <= n_classes):
             raise ValueError(f"k must be an integer from 1 to the number of classes "
                              f"({n_classes}), got {k!r}.")
-        top, top_proba = [np.empty((0, k), dtype=np.intp)], [np.empty((0, k))]
+        top, top_proba = [], []
         n_threads = effective_n_threads(None)
-        for _, _, scores in self._log_score_blocks(X):
+        for scores in self._log_score_blocks(X):
             scores = self._normalised(scores)
             idx = ranked_top_k(scores, k, n_threads)
             top.append(idx)
@@ -372,8 +379,7 @@ class GeometricVotingClassifier(ClassifierMixin, _BaseComposition):
         check_is_fitted(self)
         if not self._multilabel:
             return self.classes_[np.concatenate(
-                [np.argmax(s, axis=1) for _, _, s in self._log_score_blocks(X)]
-                or [np.empty(0, dtype=np.intp)])]
+                [np.argmax(s, axis=1) for s in self._log_score_blocks(X)])]
         votes = None
         for w, est in zip(self._weights, self.estimators_):
             pred = est.predict(X)
