@@ -458,7 +458,9 @@ def parse_args(argv=None):
                    help="JSON object (or list of objects: one run each) of "
                         "LSHMLPClassifier parameters, over hidden_layer_sizes=[hidden],"
                         " max_iter=epochs, batch_size, n_threads=threads, "
-                        "random_state=seed")
+                        "random_state=seed; an object with 'estimators' (a list of "
+                        "such objects, and optionally 'weights') runs a "
+                        "GeometricVotingClassifier of them")
     p.add_argument("--torch-lr", default="1e-3",
                    help="comma-separated learning rates of PyTorch's Adam: one run each")
     p.add_argument("--torch-params", default=None,

@@ -214,3 +214,9 @@ def test_prediction_needs_a_fit_and_a_valid_k(digits_split):
     for k in (0, 11, 2.0, True):
         with pytest.raises(ValueError, match="k must be an integer from 1"):
             vote.predict_topk(Xt, k)
+
+
+def test_the_docstring_example_runs():
+    import doctest
+    result = doctest.testmod(sklsh.ensemble)
+    assert result.attempted > 0 and result.failed == 0
