@@ -66,8 +66,12 @@ PARAMETERS = """
     tol : float, default=1e-4
         Tolerance for the optimisation, as in scikit-learn's MLP.
 
-    verbose : bool, default=False
-        Print one line per epoch: loss, seconds, fraction of multiply-adds.
+    verbose : bool or int, default=False
+        Print one line per epoch: loss, seconds, fraction of multiply-adds. At 2 or
+        more, also a progress line during each epoch: batches done, examples per
+        second, time left. In a terminal or a notebook it is rewritten in place
+        (twice a second at most) and erased when the epoch ends; elsewhere, as in a
+        log file, it is a new line every 10 seconds at most.
 
     warm_start : bool, default=False
         Reuse the previous solution as the initialisation of the next fit.

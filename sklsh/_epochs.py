@@ -15,6 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from . import _hash_state
+from ._progress import EpochProgress
 from ._training import KernelInput
 
 
@@ -39,8 +40,10 @@ def run_epochs(est, X, y, targets, trainer, incremental, sample_weight=None):
         for _ in range(est.max_iter):
             start = time.perf_counter()
             order = rng.permutation(train_rows) if est.shuffle else train_rows
+            progress = (EpochProgress(est.n_iter_ + 1, n_batches, n_train)
+                        if est.verbose >= 2 else None)
             est.loss_ = _epoch(est, data, targets, trainer, order, batch_size,
-                               n_batches, rng, sample_weight)
+                               n_batches, rng, sample_weight, progress)
             est.n_iter_ += 1
             est.t_ += n_train
             est.loss_curve_.append(est.loss_)
@@ -101,17 +104,20 @@ def _split(est, X, y, sample_weight, rng):
 
 
 def _epoch(est, data, targets, trainer, order, batch_size, n_batches, rng,
-           sample_weight):
-    """One pass over `order` a batch at a time; the epoch's loss as scikit-learn
-    reports it: each batch's (weighted) mean loss, with the L2 penalty over the
-    batch's sum of weights, counted for each of its examples (the penalty of the
-    weights the epoch ends with)."""
+           sample_weight, progress=None):
+    """One pass over `order` a batch at a time, told to `progress` (an
+    EpochProgress) if given; the epoch's loss as scikit-learn reports it: each
+    batch's (weighted) mean loss, with the L2 penalty over the batch's sum of
+    weights, counted for each of its examples (the penalty of the weights the epoch
+    ends with)."""
     n_train = order.shape[0]
     accumulated = 0.0
     penalty_share = 0.0
     for b in range(0, n_train, batch_size):
         rows = order[b:b + batch_size]
         loss = trainer.batch(data, targets, rows, rng, n_batches, sample_weight)
+        if progress is not None:
+            progress.update(b // batch_size + 1, b + len(rows))
         if sample_weight is None:
             accumulated += loss
             penalty_share += 1.0
@@ -120,6 +126,8 @@ def _epoch(est, data, targets, trainer, order, batch_size, n_batches, rng,
             if sw_sum != 0:
                 accumulated += loss * (len(rows) / sw_sum)
                 penalty_share += len(rows) / sw_sum
+    if progress is not None:
+        progress.close()
     penalty = 0.0
     if penalty_share:
         # (unweighted: n_train / n_batches, the batch size if it divides)
