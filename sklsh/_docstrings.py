@@ -174,7 +174,7 @@ PARAMETERS = """
 
     mips : bool, default=False
         With 'srp', give the keys the asymmetric transform (scale to norm <= 1,
-        append sqrt(1 - |w|^2)) under which the tables rank units by inner product
+        append ``sqrt(1 - |w|^2)``) under which the tables rank units by inner product
         rather than by angle. Off by default: where the units' norms are alike, plain
         angles find more of the true top units.
 
@@ -252,7 +252,7 @@ ATTRIBUTES = """
     n_features_in_ : int
         Features seen during fit.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names seen during fit, when X has string column names.
 
     n_iter_ : int
