@@ -16,6 +16,7 @@ extensions = [
     "numpydoc",
     "myst_parser",
     "sphinx_gallery.gen_gallery",
+    "matplotlib.sphinxext.plot_directive",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
@@ -39,10 +40,15 @@ sphinx_gallery_conf = {
     "download_all_examples": False,
     "remove_config_comments": True,
     "within_subsection_order": "FileNameSortKey",
-    # threads of the examples' fits: the docs build runs them on a small machine
-    "reset_modules": (),
 }
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+# the benchmarks page's figures: drawn from the JSON reports in docs/ (never re-run)
+plot_working_directory = os.path.dirname(os.path.abspath(__file__))
+plot_include_source = False
+plot_html_show_source_link = False
+plot_html_show_formats = False
+plot_formats = [("png", 110)]
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"sklsh {release}"

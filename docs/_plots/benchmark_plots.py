@@ -1,0 +1,104 @@
+"""Figures of the benchmarks page, drawn at the docs build from the JSON reports in
+docs/ (the benchmarks are not re-run). The build runs this file from docs/
+(``plot_working_directory`` in conf.py), where the reports are."""
+import json
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+DOCS = Path(".")
+TOOLS = {"pecos": "PECOS", "napkinxc": "napkinXC", "omikuji-parabel": "Parabel",
+         "omikuji-bonsai": "Bonsai", "fasttext": "fastText", "sklearn": "sklearn MLP"}
+COLORS = {"sklsh": "C0", "torch": "C3"}
+
+
+def _label(row):
+    params = row.get("given_params") or {}
+    if row["model"] == "torch":
+        return f"PyTorch lr {params.get('lr', '')}" + (
+            f", batch {params['batch_size']}" if "batch_size" in params else "")
+    if row["model"] != "sklsh":
+        return TOOLS.get(row["model"], row["model"])
+    if "estimators" in params:
+        return "sklsh vote (linear + network)"
+    hidden = params.get("hidden_layer_sizes")
+    head = ("sklsh defaults" if not params else "sklsh linear" if hidden == []
+            else f"sklsh hidden {hidden[0]}" if hidden else "sklsh")
+    parts = [f"lr {params['learning_rate_init']:g}"] if "learning_rate_init" in params else []
+    epochs = (row.get("params") or {}).get("max_iter")
+    parts += [f"{epochs} epochs"] if epochs else []
+    return ", ".join([head] + parts)
+
+def _rows(reports):
+    """(row, whether its time failed the alone-check) of each bench_real_xmc report
+    named in `reports`: a file name, or (file name, model) to take that model's rows
+    only."""
+    for report in reports:
+        report, only = (report, None) if isinstance(report, str) else report
+        data = json.loads((DOCS / report).read_text())
+        failed = {c["name"] for c in data.get("check_alone", []) if c.get("flag")}
+        for row in data["rows"]:
+            if row.get("error") or (only and row["model"] != only):
+                continue
+            name = row["model"] + (f" `{json.dumps(row['given_params'])}`"
+                                   if row.get("given_params") else "")
+            yield row, name in failed
+
+
+def speed_and_accuracy(reports, title, ax=None, span=0.15):
+    """Training seconds (log scale) against P@1 of the models of bench_real_xmc
+    reports (see `_rows`); a baseline whose time failed its report's alone-check is
+    drawn hollow. The P@1 axis spans `span` below the best; a model below it is drawn
+    on the axis's floor as a triangle, its P@1 in its label."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4.5))
+    rows = sorted(_rows(reports), key=lambda r: r[0]["train_seconds"])
+    best = max(row["p1"] for row, _ in rows)
+    floor = best - span
+    points = []
+    for row, hollow in rows:
+        below = row["p1"] < floor
+        shown = floor if below else row["p1"]
+        color = COLORS.get(row["model"], "C2")
+        ax.scatter(row["train_seconds"], shown, s=40, color=color,
+                   marker="v" if below else "o",
+                   facecolors="none" if hollow else color, zorder=3)
+        text = _label(row) + (f" (P@1 {row['p1']:.2f})" if below else "") + (
+            " (check failed)" if hollow else "")
+        points.append((row["train_seconds"], shown, text))
+    ax.set_xscale("log")
+    ax.margins(x=0.25)              # room for the labels of the rightmost points
+    ax.set_ylim(floor - 0.01, best + 0.015)
+    # labels right of their points, each moved down past the ones already placed
+    # that it would overlap (in pixels: about 6 per character, 10 per line)
+    placed = []
+    for x, y, text in points:
+        px, py = ax.transData.transform((x, y))
+        offset = 3
+        while any(abs(py + offset - qy) < 10 and px < qx + w and qx < px + 6 * len(text)
+                  for qx, qy, w in placed):
+            offset -= 10
+        placed.append((px, py + offset, 6 * len(text)))
+        ax.annotate(text, (x, y), textcoords="offset points", xytext=(5, offset),
+                    fontsize=7)
+    ax.set_xlabel("training seconds (2 threads, log scale)")
+    ax.set_ylabel("P@1 on the test rows")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.figure.tight_layout()
+    return ax
+
+def dependencies():
+    speed_and_accuracy(["bench_real_xmc_debian-dependencies-linear-checked.json",
+                        ("bench_real_xmc_debian-dependencies-vote.json", "sklsh")],
+                       "Debian dependency labels (15k labels)")
+
+
+def debtags():
+    speed_and_accuracy(["bench_real_xmc_debian-debtags-layout.json"],
+                       "Debian debtags (572 labels)")
+
+
+def generated_100k():
+    speed_and_accuracy(["bench_real_xmc_generated-100k-layout.json"],
+                       "generated, 100k labels (3 epochs)")
