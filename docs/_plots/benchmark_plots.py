@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import NullFormatter
 
 DOCS = Path(".")
 TOOLS = {"pecos": "PECOS", "napkinxc": "napkinXC", "omikuji-parabel": "Parabel",
@@ -102,3 +103,56 @@ def debtags():
 def generated_100k():
     speed_and_accuracy(["bench_real_xmc_generated-100k-layout.json"],
                        "generated, 100k labels (3 epochs)")
+
+
+def vs_mlp(report="bench_vs_mlp_layout.json"):
+    """Per data set of a bench_vs_mlp report: median training seconds against the test
+    score of sklsh at its defaults, scikit-learn's MLP and scikit-learn's linear model;
+    a baseline whose time failed the alone-check drawn hollow."""
+    data = json.loads((DOCS / report).read_text())
+    failed = {(c["data"], c["model"]) for c in data.get("check_alone", []) if c.get("flag")}
+    names = {"sklsh": "sklsh", "sklearn": "sklearn MLP", "linear": "sklearn linear"}
+    colors = {"sklsh": "C0", "sklearn": "C1", "linear": "C2"}
+    sets = list(data["summary"].items())
+    fig, axes = plt.subplots(1, len(sets), figsize=(3 * len(sets), 3.2))
+    for ax, (name, summary) in zip(axes, sets):
+        for model, row in summary["rows"].items():
+            hollow = (name, model) in failed
+            ax.scatter(row["train_seconds"], row["score"], s=40, color=colors[model],
+                       facecolors="none" if hollow else colors[model],
+                       label=names[model], zorder=3)
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.margins(0.2)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("training seconds", fontsize=8)
+        ax.set_ylabel(summary["metric"], fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+
+
+def kdd2017(report="bench_kdd2017_layout.json"):
+    """Seconds per epoch against test accuracy of the KDD 2017 network, sklsh at each
+    active fraction beside the dense baselines; a baseline whose harness time and time
+    alone differ by more than 10% (the report's check) drawn hollow."""
+    data = json.loads((DOCS / report).read_text())
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for row in data["rows"]:
+        model = row["model"]
+        label = (f"sklsh, {100 * row['active_fraction']:g}% active" if model == "sklsh"
+                 else {"torch": "PyTorch", "sklearn": "sklearn MLP"}.get(model, model))
+        color = COLORS.get(model, "C1")
+        ratio = row.get("harness_vs_alone")
+        hollow = ratio is not None and abs(ratio - 1) > 0.10
+        ax.scatter(row["seconds_per_epoch"], row["accuracy"], s=40, color=color,
+                   facecolors="none" if hollow else color, zorder=3)
+        ax.annotate(label, (row["seconds_per_epoch"], row["accuracy"]),
+                    textcoords="offset points", xytext=(5, 3), fontsize=8)
+    ax.margins(x=0.3, y=0.2)
+    ax.set_xlabel("seconds per epoch (2 threads)")
+    ax.set_ylabel("test accuracy")
+    ax.set_title("Fashion-MNIST, 784-1000-1000-10")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
