@@ -8,9 +8,12 @@ units the hash tables find), against the same network computing every unit. The
 multiply-add fraction (``mult_fraction_``) is the work done over that of the dense
 network.
 """
+import warnings
+
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from sklsh import LSHMLPClassifier
@@ -24,7 +27,9 @@ accuracy, work = [], []
 for fraction in fractions:
     clf = LSHMLPClassifier(hidden_layer_sizes=(1000,), active_fraction=[fraction, 1.0],
                            max_iter=10, learning_rate_init=0.003, random_state=0)
-    clf.fit(X_train, y_train)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)   # 10 epochs on purpose
+        clf.fit(X_train, y_train)
     accuracy.append(clf.score(X_test, y_test))
     work.append(clf.mult_fraction_)
     print(f"active fraction {fraction:.2f}: accuracy {accuracy[-1]:.3f}, "
