@@ -1,6 +1,4 @@
 """LSHMLPClassifier and LSHMLPRegressor: targets, output layers, prediction."""
-from numbers import Integral
-
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import ClassifierMixin, RegressorMixin
@@ -12,8 +10,8 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from sklearn.base import _fit_context
 
 from ._base import BaseLSHMLP, storing_init
-from ._docstrings import ATTRIBUTES, PARAMETERS, SEE_ALSO, reads_X
-from ._prediction import densify, ranked_top_k
+from ._docstrings import ATTRIBUTES, PARAMETERS, SEE_ALSO, ranks_topk, reads_X
+from ._prediction import check_k, densify, ranked_top_k
 from ._threads import effective_n_threads
 from ._training import Targets
 
@@ -186,6 +184,7 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
         return scores
 
     @reads_X
+    @ranks_topk
     def predict_topk(self, X, k=5):
         """The `k` most probable classes of each example, best first.
 
@@ -194,24 +193,10 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
         equal probability at the k-th place (a hashed output layer gives probability
         0 to every class outside an example's active set), which ones are returned is
         not specified.
-
-        Parameters
-        ----------
-        k : int, default=5
-            How many classes per example, from 1 to ``len(classes_)``.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples, k)
-            Class labels (from ``classes_``), the most probable first.
-        proba : ndarray of shape (n_samples, k)
-            Their probabilities, as :meth:`predict_proba` gives them.
-        """
+"""
         check_is_fitted(self)
         n_classes = self.classes_.shape[0]
-        if not (isinstance(k, Integral) and 1 <= k <= n_classes):
-            raise ValueError(f"k must be an integer from 1 to the number of classes "
-                             f"({n_classes}), got {k!r}.")
+        check_k(k, n_classes)
         top, top_proba = [np.empty((0, k), dtype=np.intp)], [
             np.empty((0, k), dtype=self.coefs_[0].dtype)]
         for ids, scores in self._active_score_chunks(X):

@@ -296,16 +296,43 @@ _X = """        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             The input data.
 """
 
+_TOPK = """
+        Parameters
+        ----------
+        k : int, default=5
+            How many classes per example, from 1 to ``len(classes_)``.
 
-def reads_X(method):
-    """Put the parameter every prediction method takes first, `X`, at the head of
-    `method`'s numpydoc Parameters section (made before its Returns if it has none),
-    so that its description is written once."""
-    doc = method.__doc__
-    head = "        Parameters\n        ----------\n"
-    if head in doc:
-        doc = doc.replace(head, head + _X, 1)
-    else:
-        doc = doc.replace("        Returns\n", head + _X + "\n        Returns\n", 1)
-    method.__doc__ = doc
+        Returns
+        -------
+        labels : ndarray of shape (n_samples, k)
+            Class labels (from ``classes_``), the most probable first.
+        proba : ndarray of shape (n_samples, k)
+            Their probabilities, as :meth:`predict_proba` gives them.
+        """
+
+
+def reads(text):
+    """A decorator putting the numpydoc entries `text` at the head of a method's
+    Parameters section (made before its Returns if it has none), so that parameters
+    several methods take are described once."""
+    def put(method):
+        doc = method.__doc__
+        head = "        Parameters\n        ----------\n"
+        if head in doc:
+            doc = doc.replace(head, head + text, 1)
+        else:
+            doc = doc.replace("        Returns\n", head + text + "\n        Returns\n", 1)
+        method.__doc__ = doc
+        return method
+    return put
+
+
+# the parameter every prediction method takes first
+reads_X = reads(_X)
+
+
+def ranks_topk(method):
+    """End a ``predict_topk`` docstring (its summary) with the parameter `k` and what
+    it returns."""
+    method.__doc__ = method.__doc__.rstrip() + "\n" + _TOPK
     return method

@@ -6,6 +6,8 @@ computes every unit by BLAS products and keeps each hashed layer's budget of lar
 pre-activations. Either yields blocks small enough that memory stays bounded however
 many rows X has; the estimators' predict, predict_proba and predict_topk read them.
 """
+from numbers import Integral
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -119,6 +121,13 @@ def keep_top(a, k, activation):
     out = np.zeros_like(a)
     out[rows, idx] = activate(activation, a[rows, idx])
     return out
+
+
+def check_k(k, n_classes):
+    """Refuse a top-k count that is not an integer from 1 to `n_classes`."""
+    if not (isinstance(k, Integral) and not isinstance(k, bool) and 1 <= k <= n_classes):
+        raise ValueError(f"k must be an integer from 1 to the number of classes "
+                         f"({n_classes}), got {k!r}.")
 
 
 def ranked_top_k(scores, k, n_threads):

@@ -8,8 +8,6 @@ whatever its scale, where an arithmetic mean would follow the member whose rows 
 the most. This is what lets a linear model over the sparse input (a "wide" model) and a
 network with a hidden layer (a "deep" one), trained apart, be ranked together.
 """
-from numbers import Integral
-
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import ClassifierMixin, clone
@@ -18,7 +16,8 @@ from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from ._prediction import ranked_top_k
+from ._docstrings import ranks_topk, reads, reads_X
+from ._prediction import check_k, ranked_top_k
 from ._threads import effective_n_threads
 
 # A member's probability is floored here before its logarithm, so that a class one
@@ -28,6 +27,14 @@ MIN_PROBA = 1e-12
 # Rows per block of prediction, as a number of (row, class) entries: the blended
 # scores of a block are this many float64.
 BLOCK_ENTRIES = 1 << 22
+
+reads_X_y = reads("""        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input.
+
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            The classes, or a label-indicator matrix (dense or sparse).
+
+""")
 
 
 def proba_blocks(est, X, rows):
@@ -197,17 +204,12 @@ class GeometricVotingClassifier(ClassifierMixin, _BaseComposition):
         if hasattr(fitted[0], "n_features_in_"):
             self.n_features_in_ = fitted[0].n_features_in_
 
+    @reads_X_y
     def fit(self, X, y, sample_weight=None):
         """Fit every member on the same data, one after the other.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input.
-
-        y : array-like of shape (n_samples,) or (n_samples, n_labels)
-            The classes, or a label-indicator matrix (dense or sparse).
-
         sample_weight : array-like of shape (n_samples,), default=None
             Passed to every member's ``fit``.
 
@@ -221,17 +223,12 @@ class GeometricVotingClassifier(ClassifierMixin, _BaseComposition):
         self._set_fitted(names, [clone(est).fit(X, y, **fit_params) for est in members], y)
         return self
 
+    @reads_X_y
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One pass of every member's ``partial_fit`` over the given batch.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input.
-
-        y : array-like of shape (n_samples,) or (n_samples, n_labels)
-            The classes, or a label-indicator matrix (dense or sparse).
-
         classes : array-like of shape (n_classes,), default=None
             Every class (or label) of the whole data; required on the first call and
             passed to the members.
@@ -292,13 +289,9 @@ class GeometricVotingClassifier(ClassifierMixin, _BaseComposition):
             scores -= np.log(np.exp(scores).sum(axis=1, keepdims=True))
         return scores
 
+    @reads_X
     def predict_log_proba(self, X):
         """Logarithm of the weighted geometric mean of the members' probabilities.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input.
 
         Returns
         -------
@@ -307,13 +300,9 @@ class GeometricVotingClassifier(ClassifierMixin, _BaseComposition):
         """
         return np.concatenate([self._normalised(s) for s in self._log_score_blocks(X)])
 
+    @reads_X
     def predict_proba(self, X):
         """The weighted geometric mean of the members' probabilities.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input.
 
         Returns
         -------
@@ -323,34 +312,17 @@ class GeometricVotingClassifier(ClassifierMixin, _BaseComposition):
         """
         return np.exp(self.predict_log_proba(X))
 
+    @reads_X
+    @ranks_topk
     def predict_topk(self, X, k=5):
         """The `k` classes of each example with the largest weighted geometric mean of
         the members' probabilities, best first.
 
         Computed a block of rows at a time, so that memory stays bounded by the block
         times the number of classes.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input.
-
-        k : int, default=5
-            How many classes per example, from 1 to ``len(classes_)``.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples, k)
-            Class labels (from ``classes_``), the most probable first.
-        proba : ndarray of shape (n_samples, k)
-            Their probabilities, as :meth:`predict_proba` gives them.
-        """
+"""
         check_is_fitted(self)
-        n_classes = len(self.classes_)
-        if not (isinstance(k, Integral) and not isinstance(k, bool)
-                and 1 <= k <= n_classes):
-            raise ValueError(f"k must be an integer from 1 to the number of classes "
-                             f"({n_classes}), got {k!r}.")
+        check_k(k, len(self.classes_))
         top, top_proba = [], []
         n_threads = effective_n_threads(None)
         for scores in self._log_score_blocks(X):
@@ -360,13 +332,9 @@ class GeometricVotingClassifier(ClassifierMixin, _BaseComposition):
             top_proba.append(np.exp(np.take_along_axis(scores, idx, axis=1)))
         return self.classes_[np.concatenate(top)], np.concatenate(top_proba)
 
+    @reads_X
     def predict(self, X):
         """Predict class labels.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input.
 
         Returns
         -------
