@@ -216,7 +216,8 @@ PARAMETERS = """
         Threads of the Hogwild kernels, and of BLAS's products where a batch
         trains by matrix products and is large enough to gain from more than one
         thread. None uses what OpenMP allows now (all
-        cores, or fewer under ``OMP_NUM_THREADS``, threadpoolctl or joblib limits).
+        cores, or fewer under ``OMP_NUM_THREADS``, threadpoolctl or joblib limits),
+        and inside a Dask worker's task at most that worker's threads.
         A negative value counts as joblib's ``n_jobs`` does: -1 uses every core
         this process may run on (its CPU affinity and cgroup quota), -2 all but
         one, and so on (at least 1). 0 is refused.
