@@ -65,3 +65,15 @@ def test_bench_kdd2017_runs_quick(tmp_path):
                "sklsh,sklearn", "--epochs", "1", "--threads", "1", "--out", str(out))
     report = out.read_text()
     assert "| sklsh |" in report and "| sklearn |" in report
+
+
+def test_bench_dask_search_runs_on_loopback(tmp_path):
+    pytest.importorskip("distributed")
+    out = tmp_path / "dask.md"
+    run_script("bench_dask_search.py", "--repeats", "1", "--candidates", "2", "--hidden",
+               "16", "--epochs", "1", "--workers", "1,2", "--out", str(out))
+    runs = json.loads(out.with_suffix(".json").read_text())["runs"]
+    assert sorted(runs) == ["1", "2"]
+    # seeded one-thread fits: the same search wherever it runs
+    assert runs["1"][0]["best_score"] == runs["2"][0]["best_score"]
+    assert runs["1"][0]["candidates"] == 2

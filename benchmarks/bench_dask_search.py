@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""A grid search on a Dask cluster: the same search on 1 and on 2 single-thread workers.
+
+``GridSearchCV`` over `--candidates` candidates (``learning_rate_init`` x
+``active_fraction`` of a hashed hidden layer) with ``cv=2`` on scikit-learn's digits,
+run through ``joblib.parallel_config(backend="dask")`` on a ``LocalCluster`` of worker
+processes on 127.0.0.1, each of one thread (``pip install -e ".[dask]"``). Every fit
+has ``n_threads=1``: on one worker joblib does not use the cluster at all (a backend
+of one worker runs the tasks in the calling process), so the 1-worker search is the
+sequential search on one thread. A fresh cluster per run; the time is the search's
+``fit`` alone (cluster start excluded), runs interleaved between the worker counts,
+medians over `--repeats`. Also reported: the best score (the same on every worker
+count: every fit is seeded and runs on one thread), the speed-up over the first
+worker count, and the fits' own seconds added up (``mean_fit_time`` times the folds),
+which with 2 workers would be twice the search's time if nothing else took any. ``2-notrim`` runs 2 workers without the ``MALLOC_TRIM_THRESHOLD_=65536``
+that Dask's nanny puts in a worker's environment (``distributed.nanny.pre-spawn-environ``):
+glibc then hands freed memory back to the system so eagerly that a fit's per-batch
+arrays are faulted in again and again.
+
+Example (about two minutes on 2 cores)::
+
+    python benchmarks/bench_dask_search.py --out docs/bench_dask_search.md
+"""
+import argparse
+import itertools
+import logging
+import statistics
+import sys
+import time
+import warnings
+
+import numpy as np
+
+from bench_kdd2017 import write_report
+
+
+def search(n_workers, trim, args):
+    """(seconds of the search's fit, best parameters, best score, candidates) on a
+    fresh cluster; with `trim` False, without the ``MALLOC_TRIM_THRESHOLD_`` Dask's
+    nanny sets in worker processes."""
+    import dask
+    import joblib
+    from distributed import Client, LocalCluster
+    from sklearn.datasets import load_digits
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import GridSearchCV
+
+    from sklsh import LSHMLPClassifier
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16.0).astype(np.float32)
+    rates = [1e-3, 3e-3, 1e-2, 3e-2][: max(1, args.candidates // 2)]
+    fractions = [0.1, 0.25][: max(1, args.candidates // len(rates))]
+    grid = {"learning_rate_init": rates,
+            "active_fraction": [[f, 1.0] for f in fractions]}
+    # one thread per fit, as a single-thread worker gives it: with one worker joblib
+    # runs the search in this process, where n_threads=None would take every core
+    model = LSHMLPClassifier(hidden_layer_sizes=(args.hidden,), max_iter=args.epochs,
+                             n_threads=1, random_state=0)
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
+    if not trim:
+        environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}), \
+            LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                         protocol="tcp://", host="127.0.0.1", dashboard_address=None,
+                         silence_logs=logging.ERROR) as cluster, Client(cluster):
+        with warnings.catch_warnings(), joblib.parallel_config(backend="dask"):
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            start = time.perf_counter()
+            fitted = GridSearchCV(model, grid, cv=2, refit=False).fit(X, y)
+            seconds = time.perf_counter() - start
+    fits = float(np.sum(fitted.cv_results_["mean_fit_time"]) * 2)
+    return seconds, fitted.best_params_, float(fitted.best_score_), len(
+        fitted.cv_results_["params"]), fits
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--workers", default="1,2,2-notrim",
+                   help="worker counts, comma-separated; N-notrim: N workers without "
+                        "MALLOC_TRIM_THRESHOLD_ (Dask's nanny sets it to 65536)")
+    p.add_argument("--candidates", type=int, default=8)
+    p.add_argument("--hidden", type=int, default=512)
+    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--out", default=None, help="NAME.md: the table there, JSON beside")
+    args = p.parse_args(argv)
+    configs = [w for w in args.workers.split(",") if w]
+    runs = {c: [] for c in configs}
+    for _, config in itertools.product(range(args.repeats), configs):     # interleaved
+        n, _, notrim = config.partition("-")
+        seconds, best, score, n_candidates, fits = search(int(n), not notrim, args)
+        runs[config].append(dict(seconds=seconds, best_params=best, best_score=score,
+                                 candidates=n_candidates, fit_seconds=fits))
+        print(f"{config}: {seconds:.2f} s ({fits:.2f} s of fits), best {best} "
+              f"({score:.4f})", flush=True)
+    base = statistics.median(r["seconds"] for r in runs[configs[0]])
+    lines = ["| workers (1 thread each) | search s (median) | runs | speed-up over "
+             f"{configs[0]} | fits' own s (median) | best score | candidates |",
+             "|---|---|---|---|---|---|---|"]
+    for config in configs:
+        med = statistics.median(r["seconds"] for r in runs[config])
+        name = config.replace("-notrim", ", no MALLOC_TRIM_THRESHOLD_")
+        lines.append(f"| {name} | {med:.2f} | "
+                     + " / ".join(f"{r['seconds']:.2f}" for r in runs[config])
+                     + f" | {base / med:.2f}x | "
+                     f"{statistics.median(r['fit_seconds'] for r in runs[config]):.2f} | "
+                     f"{runs[config][0]['best_score']:.4f} | "
+                     f"{runs[config][0]['candidates']} |")
+    table = "\n".join(lines) + "\n"
+    print(table)
+    if args.out:
+        write_report(args.out, " ".join(["python", *sys.argv]), table,
+                     dict(args=vars(args), runs=runs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
