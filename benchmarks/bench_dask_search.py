@@ -31,7 +31,7 @@ import warnings
 
 import numpy as np
 
-from bench_kdd2017 import write_report
+from bench_kdd2017 import print_and_write
 
 
 def search(n_workers, trim, args):
@@ -106,11 +106,7 @@ def main(argv=None):
                      f"{statistics.median(r['fit_seconds'] for r in runs[config]):.2f} | "
                      f"{runs[config][0]['best_score']:.4f} | "
                      f"{runs[config][0]['candidates']} |")
-    table = "\n".join(lines) + "\n"
-    print(table)
-    if args.out:
-        write_report(args.out, " ".join(["python", *sys.argv]), table,
-                     dict(args=vars(args), runs=runs))
+    print_and_write("\n".join(lines) + "\n", args.out, dict(args=vars(args), runs=runs))
     return 0
 
 

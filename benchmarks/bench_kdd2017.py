@@ -952,6 +952,14 @@ def write_report(out, command, table, result):
         json.dumps(result, indent=1, default=_jsonable) + "\n")
 
 
+def print_and_write(table, out, result):
+    """Print `table`; with `out`, write it and `result` there (see `write_report`),
+    under this run's command line."""
+    print(table)
+    if out:
+        write_report(out, " ".join(["python", *sys.argv]), table, result)
+
+
 def write_results(rows, meta, skipped, args, quiet=False):
     """Write the markdown table and the JSON of `rows` (see --out); print the table
     unless `quiet`."""

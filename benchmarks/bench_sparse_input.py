@@ -23,7 +23,7 @@ import warnings
 
 import numpy as np
 
-from bench_kdd2017 import interleaved, median, write_report
+from bench_kdd2017 import interleaved, median, print_and_write
 from bench_xmc import make_data
 
 FAMILIES = ("dense", "srp", "dwta", "doph")
@@ -75,11 +75,7 @@ def main(argv=None):
         lines.append(f"| {r['family']} | {median(r['epoch_seconds']):.2f} | "
                      f"{r['accuracy']:.4f} | {np.mean(r['mult_fraction']):.3f} | "
                      f"{np.mean(r['hash_fraction']):.3f} |")
-    table = "\n".join(lines) + "\n"
-    print(table)
-    if args.out:
-        write_report(args.out, " ".join(["python", *sys.argv]), table,
-                     dict(args=vars(args), rows=rows))
+    print_and_write("\n".join(lines) + "\n", args.out, dict(args=vars(args), rows=rows))
     return 0
 
 

@@ -1,7 +1,6 @@
 """Sphinx configuration of sklsh's documentation site (``sphinx-build -W docs
 docs/_build/html``; the ``docs`` extra of pyproject.toml installs what it needs)."""
 import os
-import sys
 
 import sklsh
 
