@@ -193,7 +193,7 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
         equal probability at the k-th place (a hashed output layer gives probability
         0 to every class outside an example's active set), which ones are returned is
         not specified.
-"""
+        """
         check_is_fitted(self)
         n_classes = self.classes_.shape[0]
         check_k(k, n_classes)

@@ -320,7 +320,7 @@ class GeometricVotingClassifier(ClassifierMixin, _BaseComposition):
 
         Computed a block of rows at a time, so that memory stays bounded by the block
         times the number of classes.
-"""
+        """
         check_is_fitted(self)
         check_k(k, len(self.classes_))
         top, top_proba = [], []
