@@ -20,6 +20,8 @@ from ._docstrings import ranks_topk, reads, reads_X
 from ._prediction import check_k, ranked_top_k
 from ._threads import effective_n_threads
 
+__all__ = ["GeometricVotingClassifier"]
+
 # A member's probability is floored here before its logarithm, so that a class one
 # member gives probability 0 (outside a hashed output's active set) is still ranked by
 # the others rather than sent to minus infinity.
@@ -28,7 +30,7 @@ MIN_PROBA = 1e-12
 # scores of a block are this many float64.
 BLOCK_ENTRIES = 1 << 22
 
-reads_X_y = reads("""        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+_reads_X_y = reads("""        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             The input.
 
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
@@ -37,7 +39,7 @@ reads_X_y = reads("""        X : {array-like, sparse matrix} of shape (n_samples
 """)
 
 
-def proba_blocks(est, X, rows):
+def _proba_blocks(est, X, rows):
     """A member's probabilities, `rows` rows at a time: an LSHMLPClassifier sets up
     once for all of X (on sparse rows it copies its first layer's weights into the
     order the sparse product reads); any other classifier is asked block by block."""
@@ -204,7 +206,7 @@ class GeometricVotingClassifier(ClassifierMixin, _BaseComposition):
         if hasattr(fitted[0], "n_features_in_"):
             self.n_features_in_ = fitted[0].n_features_in_
 
-    @reads_X_y
+    @_reads_X_y
     def fit(self, X, y, sample_weight=None):
         """Fit every member on the same data, one after the other.
 
@@ -223,7 +225,7 @@ class GeometricVotingClassifier(ClassifierMixin, _BaseComposition):
         self._set_fitted(names, [clone(est).fit(X, y, **fit_params) for est in members], y)
         return self
 
-    @reads_X_y
+    @_reads_X_y
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One pass of every member's ``partial_fit`` over the given batch.
 
@@ -269,7 +271,7 @@ class GeometricVotingClassifier(ClassifierMixin, _BaseComposition):
         X = check_array(X, accept_sparse="csr", dtype=None, ensure_all_finite=False)
         n_classes = len(self.classes_)
         rows = max(1, BLOCK_ENTRIES // n_classes)
-        members = [(w, est, proba_blocks(est, X, rows))
+        members = [(w, est, _proba_blocks(est, X, rows))
                    for w, est in zip(self._weights, self.estimators_) if w > 0]
         for start in range(0, X.shape[0], rows):
             total = np.zeros((min(rows, X.shape[0] - start), n_classes))
