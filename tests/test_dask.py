@@ -11,6 +11,7 @@ if os.environ.get("CI"):
 else:
     distributed = pytest.importorskip("distributed")
 
+import sklsh._threads  # noqa: E402
 from sklsh._kernels._build_info import max_threads  # noqa: E402
 from sklsh._threads import dask_worker_threads, effective_n_threads  # noqa: E402
 
@@ -38,10 +39,11 @@ def test_outside_a_worker_nothing_is_capped():
     assert effective_n_threads(None) == max(1, max_threads())
 
 
-@pytest.mark.skipif(max_threads() < 2, reason="one OpenMP thread: nothing to cap")
-def test_a_worker_in_this_process_caps_a_fit_at_its_threads():
+def test_a_worker_in_this_process_caps_a_fit_at_its_threads(monkeypatch):
     # in-process workers share this process's OpenMP runtime (no OMP_NUM_THREADS of
-    # their own): uncapped, each fit would take every core
+    # their own): uncapped, each fit would take every thread OpenMP offers, here 4
+    # whatever this machine has
+    monkeypatch.setattr(sklsh._threads, "max_threads", lambda: 4)
     with cluster(n_workers=2, threads_per_worker=1, processes=False) as c, \
             distributed.Client(c) as client:
         threads = client.gather(client.map(fit_threads, [8, 16, 24, 32]))
