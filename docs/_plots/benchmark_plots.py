@@ -20,8 +20,6 @@ def _label(row):
             f", batch {params['batch_size']}" if "batch_size" in params else "")
     if row["model"] != "sklsh":
         return TOOLS.get(row["model"], row["model"])
-    if "estimators" in params:
-        return "sklsh vote (linear + network)"
     hidden = params.get("hidden_layer_sizes")
     head = ("sklsh defaults" if not params else "sklsh linear" if hidden == []
             else f"sklsh hidden {hidden[0]}" if hidden else "sklsh")
@@ -32,14 +30,12 @@ def _label(row):
 
 def _rows(reports):
     """(row, whether its time failed the alone-check) of each bench_real_xmc report
-    named in `reports`: a file name, or (file name, model) to take that model's rows
-    only."""
+    named in `reports`."""
     for report in reports:
-        report, only = (report, None) if isinstance(report, str) else report
         data = json.loads((DOCS / report).read_text())
         failed = {c["name"] for c in data.get("check_alone", []) if c.get("flag")}
         for row in data["rows"]:
-            if row.get("error") or (only and row["model"] != only):
+            if row.get("error"):
                 continue
             name = row["model"] + (f" `{json.dumps(row['given_params'])}`"
                                    if row.get("given_params") else "")
@@ -48,7 +44,7 @@ def _rows(reports):
 
 def speed_and_accuracy(reports, title, ax=None, span=0.15):
     """Training seconds (log scale) against P@1 of the models of bench_real_xmc
-    reports (see `_rows`); a baseline whose time failed its report's alone-check is
+    reports; a baseline whose time failed its report's alone-check is
     drawn hollow. The P@1 axis spans `span` below the best; a model below it is drawn
     on the axis's floor as a triangle, its P@1 in its label."""
     if ax is None:
@@ -90,8 +86,7 @@ def speed_and_accuracy(reports, title, ax=None, span=0.15):
     return ax
 
 def dependencies():
-    speed_and_accuracy(["bench_real_xmc_debian-dependencies-linear-checked.json",
-                        ("bench_real_xmc_debian-dependencies-vote.json", "sklsh")],
+    speed_and_accuracy(["bench_real_xmc_debian-dependencies-linear-checked.json"],
                        "Debian dependency labels (15k labels)")
 
 
