@@ -33,11 +33,21 @@ import numpy as np
 
 from bench_kdd2017 import print_and_write
 
+# How workers start: (import sklsh as they start, Dask's statistical profiler on,
+# MALLOC_TRIM_THRESHOLD_=65536 in their environment). Preloading moves the import of
+# sklsh, scikit-learn and SciPy (about a second) out of a worker's first task; the
+# profiler samples the running task's stack every 10 ms, and its thread's turns at the
+# GIL slow a fit's Python-level steps; the trim threshold makes glibc hand freed
+# memory back so eagerly that a fit's per-batch arrays are faulted in again and again.
+SETUPS = {"": (True, False, False), "profiled": (True, True, False),
+          "trimmed": (True, False, True), "default": (False, True, True)}
+SETUP_NAMES = {"profiled": "profiler on", "trimmed": "MALLOC_TRIM_THRESHOLD_ set",
+               "default": "Dask's defaults (no preload, profiler on, trim threshold)"}
 
-def search(n_workers, trim, args):
-    """(seconds of the search's fit, best parameters, best score, candidates) on a
-    fresh cluster; with `trim` False, without the ``MALLOC_TRIM_THRESHOLD_`` Dask's
-    nanny sets in worker processes."""
+
+def search(n_workers, setup, args):
+    """(seconds of the search's fit, best parameters, best score, candidates, the
+    fits' own seconds) on a fresh cluster set up as `setup` says (see `SETUPS`)."""
     import dask
     import joblib
     from distributed import Client, LocalCluster
@@ -56,13 +66,17 @@ def search(n_workers, trim, args):
     # runs the search in this process, where n_threads=None would take every core
     model = LSHMLPClassifier(hidden_layer_sizes=(args.hidden,), max_iter=args.epochs,
                              n_threads=1, random_state=0)
+    preload, profile, trim = SETUPS[setup]
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
     if not trim:
         environ.pop("MALLOC_TRIM_THRESHOLD_", None)
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}), \
+    with dask.config.set({"distributed.worker.profile.enabled": profile,
+                          "distributed.nanny.pre-spawn-environ": environ}), \
             LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
                          protocol="tcp://", host="127.0.0.1", dashboard_address=None,
-                         silence_logs=logging.ERROR) as cluster, Client(cluster):
+                         silence_logs=logging.ERROR,
+                         preload=["sklsh"] if preload else []) as cluster, \
+            Client(cluster):
         with warnings.catch_warnings(), joblib.parallel_config(backend="dask"):
             warnings.simplefilter("ignore", ConvergenceWarning)
             start = time.perf_counter()
@@ -75,9 +89,9 @@ def search(n_workers, trim, args):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--workers", default="1,2,2-notrim",
-                   help="worker counts, comma-separated; N-notrim: N workers without "
-                        "MALLOC_TRIM_THRESHOLD_ (Dask's nanny sets it to 65536)")
+    p.add_argument("--workers", default="1,2,2-profiled,2-trimmed,2-default",
+                   help="worker counts, comma-separated, each N or N-SETUP with SETUP "
+                        f"one of {sorted(s for s in SETUPS if s)}")
     p.add_argument("--candidates", type=int, default=8)
     p.add_argument("--hidden", type=int, default=512)
     p.add_argument("--epochs", type=int, default=40)
@@ -87,8 +101,8 @@ def main(argv=None):
     configs = [w for w in args.workers.split(",") if w]
     runs = {c: [] for c in configs}
     for _, config in itertools.product(range(args.repeats), configs):     # interleaved
-        n, _, notrim = config.partition("-")
-        seconds, best, score, n_candidates, fits = search(int(n), not notrim, args)
+        n, _, setup = config.partition("-")
+        seconds, best, score, n_candidates, fits = search(int(n), setup, args)
         runs[config].append(dict(seconds=seconds, best_params=best, best_score=score,
                                  candidates=n_candidates, fit_seconds=fits))
         print(f"{config}: {seconds:.2f} s ({fits:.2f} s of fits), best {best} "
@@ -99,7 +113,8 @@ def main(argv=None):
              "|---|---|---|---|---|---|---|"]
     for config in configs:
         med = statistics.median(r["seconds"] for r in runs[config])
-        name = config.replace("-notrim", ", no MALLOC_TRIM_THRESHOLD_")
+        n, _, setup = config.partition("-")
+        name = n + ("" if not setup else f", {SETUP_NAMES[setup]}")
         lines.append(f"| {name} | {med:.2f} | "
                      + " / ".join(f"{r['seconds']:.2f}" for r in runs[config])
                      + f" | {base / med:.2f}x | "

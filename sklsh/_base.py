@@ -19,9 +19,9 @@ from ._threads import effective_n_threads
 from ._training import DenseTrainer, Settings, Trainer, trains_by_blas
 
 # Bumped whenever the layout of the fitted arrays or the meaning of a stored parameter
-# changes (7: selection='topk' became 'collisions'); a pickle of another format is
-# refused with a clear message instead of reaching the kernels.
-STATE_FORMAT = 7
+# changes (8: hash states are pickled packed, see ``_hash_state.compact``); a pickle of
+# another format is refused with a clear message instead of reaching the kernels.
+STATE_FORMAT = 8
 
 
 def _writeable(a):
@@ -389,7 +389,14 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
 
     # ---------------------------------------------------------------- persistence
     def __getstate__(self):
-        state = super().__getstate__()
+        # the tables' empty slots and what the sketches give are left out, and
+        # rebuilt on load: a model crosses processes (joblib, Dask) at about the size
+        # of its weights and the optimizer's moments (a copy: BaseEstimator gives
+        # the instance's own __dict__)
+        state = dict(super().__getstate__())
+        if state.get("_hash_states") is not None:
+            state["_hash_states"] = [None if h is None else _hash_state.compact(h)
+                                     for h in state["_hash_states"]]
         state["_sklsh_state_format"] = STATE_FORMAT
         return state
 
@@ -400,6 +407,9 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
                 f"This {type(self).__name__} was saved with fitted-state format {fmt} "
                 f"but this version of sklsh reads format {STATE_FORMAT}. Load it with "
                 "the sklsh version that saved it, or refit it with this one.")
+        if state.get("_hash_states") is not None:
+            state["_hash_states"] = [None if h is None else _hash_state.expand(h)
+                                     for h in state["_hash_states"]]
         super().__setstate__(state)
 
     def __sklearn_tags__(self):

@@ -200,6 +200,86 @@ def drop_prefix_table(state):
         state.pop(key, None)
 
 
+def compact(state):
+    """A hash state to pickle: the state without what :func:`expand` rebuilds exactly.
+
+    Dropped: the prefix array (each sketch's first word) and the prefix table (it
+    groups the prefixes); of the buckets, the slots past each bucket's fill (nothing
+    reads them, and ``insert`` writes a slot before ``fill`` takes it in). Stored
+    narrower: the bucket arrays in the smallest integer type that holds their values,
+    and SRP's projections, whose rows over the inputs are all -1, 0 or 1, as int8
+    signs beside their two float rows. The tables of a selection that reads buckets
+    take ``n_tables * 2**bits_per_table * bucket_size`` ids, mostly empty, which would
+    otherwise make a pickle many times its weights.
+
+    Parameters
+    ----------
+    state : dict
+        A hash state (see :func:`make_hash_state`); left unchanged.
+
+    Returns
+    -------
+    packed : dict
+        The state's arrays that cannot be rebuilt, shared with `state` where they
+        are stored as they are.
+    """
+    packed = {k: v for k, v in state.items() if k not in PREFIX_TABLE + ("prefix",)}
+    packed["prefix_table"] = "groups" in state
+    if not np.array_equal(state["prefix"], state["sketch"][:, 0]):
+        packed["prefix"] = state["prefix"]
+    if state["family"] == "srp":
+        P = state["projections"]
+        signs = P[:-2].astype(np.int8)
+        if np.array_equal(signs, P[:-2]):
+            del packed["projections"]
+            packed["projection_signs"], packed["projection_tail"] = signs, P[-2:]
+    if state["buckets"]:
+        packed["ids"] = state["ids"][_used_slots(state["fill"], state["bucket_size"])]
+        for key in BUCKET_ARRAYS:
+            packed[key] = _narrowest(packed[key])
+    return packed
+
+
+def expand(packed):
+    """The hash state :func:`compact` packed, as it was (a state pickled whole is
+    returned as it is)."""
+    state = dict(packed)
+    if "projection_signs" in state:
+        tail = state.pop("projection_tail")
+        state["projections"] = np.concatenate(
+            [state.pop("projection_signs").astype(tail.dtype), tail])
+    if state["buckets"]:
+        for key, dtype in BUCKET_DTYPES.items():
+            state[key] = state[key].astype(dtype, copy=False)
+        if state["ids"].ndim == 1:
+            fill = state["fill"]
+            ids = np.zeros(fill.shape + (state["bucket_size"],), dtype=np.int32)
+            ids[_used_slots(fill, state["bucket_size"])] = state["ids"]
+            state["ids"] = ids
+    if "prefix" not in state:
+        state["prefix"] = np.ascontiguousarray(state["sketch"][:, 0])
+    if state.pop("prefix_table", False):
+        group_prefixes(state)
+    return state
+
+
+# the types make_hash_state gives the bucket arrays (compact may narrow them)
+BUCKET_DTYPES = {"ids": np.int32, "fill": np.int32, "seen": np.int64, "home": np.int32}
+
+
+def _used_slots(fill, bucket_size):
+    """Mask over the bucket arrays' slots: the first `fill` of each bucket."""
+    return np.arange(bucket_size, dtype=np.int32) < fill[..., None]
+
+
+def _narrowest(a):
+    """Integer array `a` in the smallest integer type that holds its values."""
+    if not a.size:
+        return a
+    return a.astype(np.result_type(np.min_scalar_type(a.min()),
+                                   np.min_scalar_type(a.max())))
+
+
 def copy_tables(state):
     """Copies of the arrays of a state that training writes (see TABLE_ARRAYS)."""
     return {key: state[key].copy() for key in TABLE_ARRAYS if key in state}

@@ -111,3 +111,54 @@ def test_only_the_selections_that_read_buckets_keep_them(digits):
     sketch.set_params(warm_start=True, max_iter=1).fit(X, y)
     assert all(h["buckets"] for h in sketch._hash_states if h is not None)
     assert sketch.score(X, y) > 0.5
+
+
+def _round_trip_outputs(model, X):
+    return outputs(model, X) + list(model.predict_topk(X, k=3))
+
+
+@pytest.mark.parametrize("family,selection", [
+    ("srp", "sketch"), ("srp", "collisions"), ("srp", "union"), ("wta", "collisions"),
+    ("dwta", "sketch"), ("doph", "union")])
+def test_a_round_trip_rebuilds_the_tables_exactly(family, selection, digits):
+    """What a pickle leaves out (empty bucket slots, prefixes, the prefix table) is
+    rebuilt on load so that the model predicts bit for bit the same, through either
+    inference and in its top k, and trains on exactly as the original does."""
+    X, y = digits
+    model = small_clf(active_fraction=0.1, hash_family=family, selection=selection,
+                      max_iter=3).fit(X, y)
+    loaded = pickle.loads(pickle.dumps(model))
+    for a, b in zip(_round_trip_outputs(loaded, X), _round_trip_outputs(model, X)):
+        np.testing.assert_array_equal(a, b)
+    for h, g in zip(loaded._hash_states, model._hash_states):
+        if h is not None:
+            assert sorted(h) == sorted(g)
+            for key in g:
+                if key == "ids":        # what a bucket holds; its empty slots differ
+                    used = np.arange(g["bucket_size"]) < g["fill"][..., None]
+                    np.testing.assert_array_equal(h[key][used], g[key][used])
+                else:
+                    np.testing.assert_array_equal(h[key], g[key])
+                    assert np.asarray(h[key]).dtype == np.asarray(g[key]).dtype
+    for m in (model, loaded):
+        m.partial_fit(X, y)
+    for a, b in zip(loaded.coefs_ + loaded.intercepts_, model.coefs_ + model.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+def test_a_pickle_grows_with_the_weights_not_with_the_tables(digits):
+    """The buckets a selection reads hold at most one id per unit and table, however
+    large their capacity: the pickle of a model with 16 times the bucket size is
+    about as large, and within twice the weights and the optimizer's moments."""
+    X, y = digits
+    blobs = [pickle.dumps(small_clf(active_fraction=0.1, selection="collisions",
+                                    bucket_size=size, max_iter=2).fit(X, y))
+             for size in (16, 256)]
+    model = pickle.loads(blobs[1])
+    assert model._hash_states[0]["ids"].shape[2] == 256
+    moments = [a for v in model._optimizer_state.values() if isinstance(v, list)
+               for a in v]
+    trained = sum(a.nbytes for a in model.coefs_ + model.intercepts_ + moments)
+    assert abs(len(blobs[1]) - len(blobs[0])) < 0.05 * len(blobs[0])
+    assert len(blobs[1]) < 2 * trained
