@@ -62,7 +62,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from _peers import MODELS, TOP_K
+from _peers import MODELS
 from bench_kdd2017 import git_state, loadavg, write_report
 
 REPO = Path(__file__).resolve().parent.parent
