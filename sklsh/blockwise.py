@@ -64,7 +64,9 @@ def partial_fit(estimator, X, y, *, epochs=1, **fit_params):
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
     step = dask.delayed(_partial_fit, pure=True)
     model = dask.delayed(copy.deepcopy, pure=True)(estimator)
-    blocks = list(zip(X.to_delayed().ravel(), y.to_delayed().ravel()))
+    # (unoptimized: fusing would give X's and y's chunks a read of the block each)
+    blocks = list(zip(X.to_delayed(optimize_graph=False).ravel(),
+                      y.to_delayed(optimize_graph=False).ravel()))
     for _ in range(epochs):
         for X_block, y_block in blocks:
             model = step(model, X_block, y_block, fit_params)
@@ -161,7 +163,7 @@ def _blocks(estimator, method, X, **params):
     model = dask.delayed(estimator, pure=True)       # one copy per worker, not per block
     call = dask.delayed(_call, pure=True, nout=len(probes))
     parts = [[] for _ in probes]
-    for block, n in zip(X.to_delayed().ravel(), X.chunks[0]):
+    for block, n in zip(X.to_delayed(optimize_graph=False).ravel(), X.chunks[0]):
         out = call(model, method, block, params)
         for i, p in enumerate(probes):
             parts[i].append(da.from_delayed(out[i] if len(probes) > 1 else out,

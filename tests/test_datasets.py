@@ -185,7 +185,7 @@ def test_libsvm_blocks_read_as_scikit_learn_reads_the_file(tmp_path, block_size)
 
 
 @pytest.mark.parametrize("text, message", [
-    ("1 0:1\n", "index 0 in a 1-based file"),
+    ("1 0:1\n", "0 in a 1-based file: pass zero_based=True"),
     ("1 9:1\n", "past the shape"),
     ("x 1:1\n", "line 1: expected 'target index:value"),
     ("1 qid:3 1:1\n", "line 1"),
@@ -194,6 +194,20 @@ def test_libsvm_blocks_read_as_scikit_learn_reads_the_file(tmp_path, block_size)
 def test_libsvm_blocks_refuse_malformed_files(tmp_path, text, message):
     assert_refused(lambda p: list(read_libsvm_blocks(p, n_features=7)), tmp_path,
                    text, message)
+
+
+@pytest.mark.parametrize("libsvm", [False, True])
+def test_the_line_by_line_parser_reads_as_the_fast_one(libsvm):
+    """Where NumPy's parse of a block's pairs fails, the block is parsed again line
+    by line to name the faulty line: on valid lines both give the same arrays."""
+    from sklsh.datasets._sparse_text import _parse, _parse_lines
+    text = LIBSVM_TEXT if libsvm else XMC_TEXT.split("\n", 1)[1] + "4:2 1:1\n"
+    examples = [(n, t) for n, t in enumerate(text.splitlines(), 1)
+                if t.strip() and not t.startswith("#")]
+    for a, b in zip(_parse(examples, "f", libsvm, not libsvm),
+                    _parse_lines(examples, "f", libsvm, not libsvm)):
+        np.testing.assert_array_equal(a, b)
+        assert a.dtype == b.dtype
 
 
 def assert_refused(load, tmp_path, text, message):

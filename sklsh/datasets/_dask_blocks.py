@@ -5,7 +5,8 @@ import os
 import numpy as np
 import scipy.sparse as sp
 
-from ._sparse_text import BLOCK_SIZE, _header_fields, _is_example, _Rows, _shapes
+from ._sparse_text import (BLOCK_SIZE, _header_fields, _is_example, _matrices, _parse,
+                           _shapes)
 
 FORMATS = ("xmc", "libsvm")
 
@@ -38,12 +39,12 @@ def _read_block(path, start, stop, first_line, libsvm, zero_based, n_features,
     with open(path, "rb") as f:
         f.seek(start)
         text = f.read(stop - start).decode("utf-8")
-    rows = _Rows(path, libsvm=libsvm, zero_based=zero_based)
-    for number, line in enumerate(text.split("\n"), start=first_line):
-        line = line.rstrip("\r")
-        if _is_example(line):
-            rows.add(line, number)
-    return rows.matrices(n_features, n_labels, dtype)
+    lines = ((n, line.rstrip("\r"))
+             for n, line in enumerate(text.split("\n"), start=first_line))
+    examples = [(n, line) for n, line in lines if _is_example(line)]
+    del text
+    return _matrices(_parse(examples, path, libsvm, zero_based), path, libsvm,
+                     zero_based, n_features, n_labels, dtype)
 
 
 def dask_text_blocks(path, *, format="xmc", block_size=BLOCK_SIZE, n_features=None,

@@ -9,76 +9,102 @@ import os
 import numpy as np
 import scipy.sparse as sp
 
-# examples per block of the block readers: a block's arrays take about
-# 12 bytes per non-zero, its parsing about 80 (Python lists of ints and floats)
+# examples per block of the block readers; parsing a block takes about five times
+# its text (the lines, their features joined, their numbers as float64)
 BLOCK_SIZE = 10_000
 
 
-class _Rows:
-    """The rows of a block as they are parsed: CSR arrays of features and targets."""
+def _parse(examples, path, libsvm, zero_based):
+    """The CSR parts ``(indptr, indices, values, label_ptr, labels)`` of a list of
+    examples ``(line number, text)``: labels (XMC) or targets (libsvm) line by line,
+    the features' numbers all at once by NumPy. Where those do not add up (a malformed
+    pair), the examples are parsed again line by line, which names the line."""
+    heads, rests = [], []
+    try:
+        for _, text in examples:
+            head, _, rest = text.partition(" ")
+            if not libsvm and ":" in head:          # an XMC line without labels
+                head, rest = "", text
+            heads.append(float(head) if libsvm else
+                         [int(v) for v in head.split(",")] if head else [])
+            rests.append(rest)
+        counts = np.fromiter((r.count(":") for r in rests), np.int64, len(rests))
+        numbers = np.fromstring(" ".join(rests).replace(":", " "), np.float64, sep=" ")
+        pairs = numbers.reshape(-1, 2) if numbers.size == 2 * counts.sum() else None
+    except ValueError:                          # (fromstring: unmatched data)
+        pairs = None
+    if pairs is None or (pairs[:, 0] != np.rint(pairs[:, 0])).any():
+        return _parse_lines(examples, path, libsvm, zero_based)
+    indices = pairs[:, 0].astype(np.int64) - (0 if zero_based else 1)
+    if libsvm:
+        label_ptr, labels = np.arange(len(heads) + 1), np.asarray(heads, np.float64)
+    else:
+        label_ptr = np.r_[0, np.cumsum([len(h) for h in heads])]
+        labels = np.fromiter((v for h in heads for v in h), np.int64, label_ptr[-1])
+    return np.r_[0, np.cumsum(counts)], indices, pairs[:, 1], label_ptr, labels
 
-    def __init__(self, path, libsvm, zero_based):
-        self.path, self.libsvm, self.base = path, libsvm, 0 if zero_based else 1
-        self.indptr, self.indices, self.values = [0], [], []
-        self.label_ptr, self.labels = [0], []
 
-    def __len__(self):
-        return len(self.indptr) - 1
-
-    def add(self, text, number):
+def _parse_lines(examples, path, libsvm, zero_based):
+    """`_parse`, one line and one pair at a time: raises a ValueError that names the
+    first malformed line."""
+    base = 0 if zero_based else 1
+    indptr, indices, values, label_ptr, labels = [0], [], [], [0], []
+    for number, text in examples:
         parts = text.split(" ")
         try:
-            if self.libsvm:
-                self.labels.append(float(parts[0]))
+            if libsvm:
+                labels.append(float(parts[0]))
                 pairs = parts[1:]
             elif parts[0] and ":" not in parts[0]:
-                self.labels.extend(int(v) for v in parts[0].split(","))
+                labels.extend(int(v) for v in parts[0].split(","))
                 pairs = parts[1:]
             else:
                 pairs = parts[1:] if not parts[0] else parts
             for pair in pairs:
                 if pair:
                     idx, val = pair.split(":")
-                    self.indices.append(int(idx) - self.base)
-                    self.values.append(float(val))
+                    indices.append(int(idx) - base)
+                    values.append(float(val))
         except ValueError:
-            expected = ("target index:value ..." if self.libsvm
+            expected = ("target index:value ..." if libsvm
                         else "label,label index:value ...")
-            raise ValueError(f"{self.path}, line {number}: expected '{expected}', got "
+            raise ValueError(f"{path}, line {number}: expected '{expected}', got "
                              f"{text[:80]!r}") from None
-        self.indptr.append(len(self.indices))
-        self.label_ptr.append(len(self.labels))
+        indptr.append(len(indices))
+        label_ptr.append(len(labels))
+    return (np.asarray(indptr), np.asarray(indices, np.int64),
+            np.asarray(values, np.float64), np.asarray(label_ptr),
+            np.asarray(labels, np.float64 if libsvm else np.int64))
 
-    def seen(self):
-        """One past the largest feature and label index of the rows."""
-        indices = np.asarray(self.indices, dtype=np.int64)
-        labels = (np.zeros(0, np.int64) if self.libsvm
-                  else np.asarray(self.labels, dtype=np.int64))
-        if (indices < 0).any() or (labels < 0).any():
-            first = "0 in a 1-based file (pass zero_based=True)" if self.base else ""
-            raise ValueError(f"{self.path}: negative feature or label index "
-                             f"{first}".rstrip())
-        return (int(indices.max()) + 1 if indices.size else 0,
-                int(labels.max()) + 1 if labels.size else 0)
 
-    def matrices(self, n_features, n_labels, dtype):
-        """X and the targets: a label indicator (XMC) or a vector (libsvm)."""
-        seen_features, seen_labels = self.seen()
-        if seen_features > n_features or (not self.libsvm and seen_labels > n_labels):
-            raise ValueError(f"{self.path}: an index is past the shape ({n_features} "
-                             f"features, {n_labels} labels)")
-        X = sp.csr_matrix((np.asarray(self.values, dtype=dtype),
-                           np.asarray(self.indices, dtype=np.int64),
-                           np.asarray(self.indptr)), shape=(len(self), n_features))
-        X.sum_duplicates()
-        if self.libsvm:
-            return X, np.asarray(self.labels, dtype=np.float64)
-        Y = sp.csr_matrix((np.ones(len(self.labels), dtype=np.int8),
-                           np.asarray(self.labels, dtype=np.int64),
-                           np.asarray(self.label_ptr)), shape=(len(self), n_labels))
-        Y.sum_duplicates()
-        Y.data[:] = 1
-        return X, Y
+def _seen(parts, path, libsvm, zero_based):
+    """One past the largest feature and label index of parsed examples."""
+    indices, labels = parts[1], (parts[4][:0] if libsvm else parts[4])
+    if (indices < 0).any() or (labels < 0).any():
+        first = "" if zero_based else " (0 in a 1-based file: pass zero_based=True)"
+        raise ValueError(f"{path}: negative feature or label index{first}")
+    return (int(indices.max()) + 1 if indices.size else 0,
+            int(labels.max()) + 1 if labels.size else 0)
+
+
+def _matrices(parts, path, libsvm, zero_based, n_features, n_labels, dtype):
+    """X and the targets, a label indicator (XMC) or a vector (libsvm), of parsed
+    examples."""
+    indptr, indices, values, label_ptr, labels = parts
+    seen_features, seen_labels = _seen(parts, path, libsvm, zero_based)
+    if seen_features > n_features or (not libsvm and seen_labels > n_labels):
+        raise ValueError(f"{path}: an index is past the shape ({n_features} "
+                         f"features, {n_labels} labels)")
+    n = len(indptr) - 1
+    X = sp.csr_matrix((values.astype(dtype), indices, indptr), shape=(n, n_features))
+    X.sum_duplicates()
+    if libsvm:
+        return X, labels
+    Y = sp.csr_matrix((np.ones(labels.size, dtype=np.int8), labels, label_ptr),
+                      shape=(n, n_labels))
+    Y.sum_duplicates()
+    Y.data[:] = 1
+    return X, Y
 
 
 def _open(path):
@@ -154,18 +180,19 @@ def load_xmc(path, *, n_features=None, n_labels=None, dtype=np.float32):
         On a malformed line (its number is in the message), an index past a declared
         shape, or a header that disagrees with the lines.
     """
-    rows = _Rows(os.fspath(path), libsvm=False, zero_based=True)
+    path = os.fspath(path)
     with _open(path) as f:
         header, examples = _examples(f, xmc=True)
-        for number, text in examples:
-            rows.add(text, number)
-    if header is not None and header[0] != len(rows):
-        raise ValueError(f"{rows.path}: the header says {header[0]} examples but the "
-                         f"file has {len(rows)}")
-    n_features, n_labels = _shapes(rows.path, header, n_features, n_labels)
-    seen_features, seen_labels = rows.seen()
-    return rows.matrices(seen_features if n_features is None else n_features,
-                         seen_labels if n_labels is None else n_labels, dtype)
+        examples = list(examples)
+    parts = _parse(examples, path, False, True)
+    if header is not None and header[0] != len(examples):
+        raise ValueError(f"{path}: the header says {header[0]} examples but the "
+                         f"file has {len(examples)}")
+    n_features, n_labels = _shapes(path, header, n_features, n_labels)
+    seen_features, seen_labels = _seen(parts, path, False, True)
+    return _matrices(parts, path, False, True,
+                     seen_features if n_features is None else n_features,
+                     seen_labels if n_labels is None else n_labels, dtype)
 
 
 def _blocks(path, block_size, xmc, zero_based, n_features, n_labels, dtype):
@@ -180,16 +207,14 @@ def _blocks(path, block_size, xmc, zero_based, n_features, n_labels, dtype):
             needed = "n_features and n_labels" if xmc else "n_features"
             raise ValueError(f"{path} has no header: give {needed}, which every block "
                              "shares (the whole file is not read first)")
-        rows, n_read = _Rows(path, libsvm=not xmc, zero_based=zero_based), 0
-        for number, text in examples:
-            rows.add(text, number)
-            if len(rows) == block_size:
-                n_read += len(rows)
-                yield rows.matrices(n_features, n_labels, dtype)
-                rows = _Rows(path, libsvm=not xmc, zero_based=zero_based)
-        if len(rows):
-            n_read += len(rows)
-            yield rows.matrices(n_features, n_labels, dtype)
+        n_read = 0
+        while True:
+            block = list(itertools.islice(examples, block_size))
+            if not block:
+                break
+            n_read += len(block)
+            yield _matrices(_parse(block, path, not xmc, zero_based), path, not xmc,
+                            zero_based, n_features, n_labels, dtype)
     if header is not None and header[0] != n_read:
         raise ValueError(f"{path}: the header says {header[0]} examples but the file "
                          f"has {n_read}")
