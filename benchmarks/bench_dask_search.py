@@ -12,12 +12,13 @@ sequential search on one thread. A fresh cluster per run; the time is the search
 medians over `--repeats`. Also reported: the best score (the same on every worker
 count: every fit is seeded and runs on one thread), the speed-up over the first
 worker count, and the fits' own seconds added up (``mean_fit_time`` times the folds),
-which with 2 workers would be twice the search's time if nothing else took any. ``2-notrim`` runs 2 workers without the ``MALLOC_TRIM_THRESHOLD_=65536``
-that Dask's nanny puts in a worker's environment (``distributed.nanny.pre-spawn-environ``):
-glibc then hands freed memory back to the system so eagerly that a fit's per-batch
-arrays are faulted in again and again.
+which with 2 workers would be twice the search's time if nothing else took any.
 
-Example (about two minutes on 2 cores)::
+Each worker count N runs on workers set up for sklsh (sklsh preloaded, Dask's
+profiler off, no ``MALLOC_TRIM_THRESHOLD_``); ``N-SETUP`` changes one of these (see
+`SETUPS`), and ``N-default`` is a ``LocalCluster`` at Dask's own defaults.
+
+Example (about four minutes on 2 cores)::
 
     python benchmarks/bench_dask_search.py --out docs/bench_dask_search.md
 """
@@ -93,7 +94,7 @@ def main(argv=None):
                    help="worker counts, comma-separated, each N or N-SETUP with SETUP "
                         f"one of {sorted(s for s in SETUPS if s)}")
     p.add_argument("--candidates", type=int, default=8)
-    p.add_argument("--hidden", type=int, default=512)
+    p.add_argument("--hidden", type=int, default=1024)
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--out", default=None, help="NAME.md: the table there, JSON beside")

@@ -12,8 +12,9 @@ least ``--ratio`` times the worker's ``--memory-limit``. Three fits of the same 
   passes in file order;
 - **in memory, all rows**: the whole file read into one CSR matrix in this process
   (no limit) and ``fit`` for the same epochs (shuffled over all rows);
-- **in memory, what fits**: ``fit`` on the first ``--subset`` share of the rows inside
-  a worker with the same limit (all a worker could hold in memory).
+- **in memory, what fits**: ``fit`` on the file's first rows, read into memory inside
+  a worker with the same limit, for each share of ``--subsets`` from the largest
+  down until one fits (a worker killed for memory is reported as such).
 
 Reported: seconds, each worker's peak resident memory (``VmHWM``, reset as the fit
 starts) against its limit and whether it was restarted, and accuracy. Also the resident memory of an idle
@@ -120,14 +121,17 @@ def main(argv=None):
     p.add_argument("--memory-limit", default="400MiB")
     p.add_argument("--ratio", type=float, default=5.0,
                    help="the file must be at least this many times the memory limit")
-    p.add_argument("--subset", type=float, default=0.1,
-                   help="share of the rows the in-memory fit under the limit reads")
+    p.add_argument("--subsets", default="0.08,0.04,0.02",
+                   help="shares of the rows the in-memory fit under the limit tries, "
+                        "largest first")
     p.add_argument("--workdir", default="/tmp/sklsh-bench/out-of-core")
     p.add_argument("--out", default=None, help="NAME.md: the table there, JSON beside")
     args = p.parse_args(argv)
 
+    import dask
     from dask.utils import parse_bytes
     from distributed import Client
+    from distributed.scheduler import KilledWorker
 
     from sklsh import blockwise
     from sklsh.datasets import dask_text_blocks, make_extreme_classification
@@ -174,17 +178,28 @@ def main(argv=None):
                      blocks=len(dX.chunks[0]), accuracy=streamed.score(Xt, yt)))
     print(rows[-1], flush=True)
 
-    n_subset = int(args.subset * args.rows)
-    with cluster(args) as c, Client(c) as client:
-        before = next(iter(client.run(worker_memory, True).values()))
-        start = time.perf_counter()
-        fitted = client.submit(fit_first_rows, path, n_subset, args).result()
-        seconds = time.perf_counter() - start
-        after = next(iter(client.run(worker_memory).values()))
-    rows.append(dict(fit="in memory, what fits under the limit (fit, in the worker)",
-                     rows=n_subset, seconds=seconds, peak_mib=after[1],
-                     restarted=after[2] != before[2], accuracy=fitted.score(Xt, yt)))
-    print(rows[-1], flush=True)
+    for share in sorted((float(v) for v in args.subsets.split(",")), reverse=True):
+        n_subset = int(share * args.rows)
+        # a worker killed for memory fails the task at once instead of 3 more times
+        with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
+                cluster(args) as c, Client(c) as client:
+            before = next(iter(client.run(worker_memory, True).values()))
+            start = time.perf_counter()
+            try:
+                fitted = client.submit(fit_first_rows, path, n_subset, args).result()
+            except KilledWorker:
+                fitted = None
+            seconds = time.perf_counter() - start
+            client.wait_for_workers(1, timeout=60)        # (a killed one restarts)
+            after = next(iter(client.run(worker_memory).values()))
+        rows.append(dict(fit="in memory, the first rows (fit, in the worker)",
+                         rows=n_subset, seconds=seconds,
+                         peak_mib=None if fitted is None else after[1],
+                         restarted=fitted is None or after[2] != before[2],
+                         accuracy=None if fitted is None else fitted.score(Xt, yt)))
+        print(rows[-1], flush=True)
+        if fitted is not None:
+            break
 
     start = time.perf_counter()
     with warnings.catch_warnings():
@@ -210,8 +225,10 @@ def main(argv=None):
              "|---|---|---|---|---|---|"]
     for r in rows:
         peak = "-" if r["peak_mib"] is None else f"{r['peak_mib']:.0f}"
+        accuracy = ("killed for memory" if r["accuracy"] is None
+                    else f"{r['accuracy']:.4f}")
         lines.append(f"| {r['fit']} | {r['rows']} | {r['seconds']:.1f} | {peak} | "
-                     f"{'yes' if r['restarted'] else 'no'} | {r['accuracy']:.4f} |")
+                     f"{'yes' if r['restarted'] else 'no'} | {accuracy} |")
     print_and_write("\n".join(lines) + "\n", args.out,
                     dict(args=vars(args), file_bytes=size, idle_mib=idle,
                          incremental_mib=incremental, runs=rows))

@@ -77,3 +77,28 @@ def test_bench_dask_search_runs_on_loopback(tmp_path):
     # seeded one-thread fits: the same search wherever it runs
     assert runs["1"][0]["best_score"] == runs["2"][0]["best_score"]
     assert runs["1"][0]["candidates"] == 2
+
+
+def test_bench_out_of_core_runs_on_loopback(tmp_path):
+    pytest.importorskip("distributed")
+    out = tmp_path / "ooc.md"
+    run_script("bench_out_of_core.py", "--rows", "3000", "--test-rows", "500",
+               "--features", "2000", "--classes", "20", "--nnz", "30", "--ratio", "0",
+               "--block-size", "500", "--subsets", "0.5", "--workdir", str(tmp_path),
+               "--out", str(out))
+    report = json.loads(out.with_suffix(".json").read_text())
+    fits = [r["fit"].split(" (")[0] for r in report["runs"]]
+    assert fits == ["out of core", "in memory, the first rows", "in memory, all rows"]
+    streamed = report["runs"][0]
+    assert not streamed["restarted"] and streamed["blocks"] == 6
+    assert 0 <= streamed["accuracy"] <= 1 and streamed["peak_mib"] > 0
+
+
+def test_bench_pickle_reports_identical_predictions(tmp_path):
+    out = tmp_path / "pickle.md"
+    run_script("bench_pickle.py", "--rows", "2000", "--repeats", "1", "--out", str(out))
+    rows = json.loads(out.with_suffix(".json").read_text())["rows"]
+    assert len(rows) == 6 and all(r["identical"] for r in rows)
+    # digits' hashed hidden layer: packed, and with buckets mostly empty slots
+    assert rows[0]["pickle_mb"] < rows[0]["whole_mb"]
+    assert all(r["pickle_mb"] < r["whole_mb"] / 5 for r in rows[1:4])
