@@ -16,21 +16,12 @@ Example (under a minute)::
 import argparse
 import pickle
 import sys
-import time
 import warnings
 
 import numpy as np
 
+from _peers import best_of
 from bench_kdd2017 import print_and_write
-
-
-def best_of(repeats, f):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = f()
-        times.append(time.perf_counter() - start)
-    return min(times), out
 
 
 def cases(rows):

@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 from sklsh.metrics import precision_at_k
 
+from _peers import best_of
 from bench_kdd2017 import (git_state, interleaved, loadavg, median, torch_version,
                            write_report)
 
@@ -55,16 +56,6 @@ WORDNET = "wordnet"
 # Predictions are timed this many times, the fastest kept: a shared machine's
 # neighbours slow single runs by up to a half.
 PREDICT_REPEATS = 3
-
-
-def best_of(repeats, predict):
-    """(fastest seconds of `repeats` calls of predict(), its result)."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = predict()
-        times.append(time.perf_counter() - start)
-    return min(times), result
 
 
 def make_data(args, n_classes):

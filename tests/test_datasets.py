@@ -89,15 +89,20 @@ XMC_TEXT = """3 6 4
 """
 
 
-@pytest.mark.parametrize("compress", [False, True])
-def test_load_xmc_with_header(tmp_path, compress):
+def write_text(tmp_path, text, compress):
+    """A file holding `text`, gzip-compressed when `compress`."""
     path = tmp_path / ("data.txt.gz" if compress else "data.txt")
     if compress:
         with gzip.open(path, "wt") as f:
-            f.write(XMC_TEXT)
+            f.write(text)
     else:
-        path.write_text(XMC_TEXT)
-    X, Y = load_xmc(path)
+        path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_load_xmc_with_header(tmp_path, compress):
+    X, Y = load_xmc(write_text(tmp_path, XMC_TEXT, compress))
     assert X.shape == (3, 6) and Y.shape == (3, 4)
     np.testing.assert_array_equal(X.toarray(), [[1.5, 0, 0, 2, 0, 0],
                                                 [0, 0.25, 0, 0, 0, 0],
@@ -130,14 +135,8 @@ def test_load_xmc_refuses_malformed_files(tmp_path, text, message):
 @pytest.mark.parametrize("compress", [False, True])
 @pytest.mark.parametrize("block_size", [1, 2, 3, 10])
 def test_xmc_blocks_stack_to_the_whole_file(tmp_path, compress, block_size):
-    path = tmp_path / ("data.txt.gz" if compress else "data.txt")
-    text = XMC_TEXT + "\n# a comment\n1 4:1\n"
-    text = text.replace("3 6 4", "4 6 4", 1)
-    if compress:
-        with gzip.open(path, "wt") as f:
-            f.write(text)
-    else:
-        path.write_text(text)
+    text = XMC_TEXT.replace("3 6 4", "4 6 4", 1) + "\n# a comment\n1 4:1\n"
+    path = write_text(tmp_path, text, compress)
     X, Y = load_xmc(path)
     blocks = list(read_xmc_blocks(path, block_size=block_size))
     assert [b[0].shape[0] for b in blocks] == [min(block_size, 4 - i)
