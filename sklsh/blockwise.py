@@ -8,8 +8,9 @@ predicting the whole array in memory gives, bit for bit. dask-ml's
 add ``predict_topk`` and sparse outputs (a label-indicator model's ``predict``).
 dask-ml's ``Incremental`` streams ``partial_fit`` over 1-d targets only (its graph
 takes one target chunk per row block); `partial_fit` here takes label-indicator
-blocks too, as `sklsh.datasets.dask_text_blocks` reads them from XMC files. Importing this module imports dask
-(``pip install "sklsh[dask]"``); ``import sklsh`` does not.
+blocks too, as `sklsh.datasets.dask_text_blocks` reads them from XMC files.
+Importing this module imports dask (``pip install "sklsh[dask]"``); ``import sklsh``
+does not.
 """
 import copy
 
@@ -55,9 +56,10 @@ def partial_fit(estimator, X, y, *, epochs=1, **fit_params):
         The trained copy.
     """
     X = _row_blocks(X, "partial_fit")
-    if not isinstance(y, da.Array) or y.shape[0] != X.shape[0]:
-        raise ValueError(f"y must be a dask array of {X.shape[0]} rows, as X, got "
-                         f"{type(y).__name__} of shape {getattr(y, 'shape', None)}")
+    if not isinstance(y, da.Array):
+        raise TypeError(f"y must be a dask array, as X is, got {type(y).__name__}")
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]}")
     if y.chunks[0] != X.chunks[0] or y.ndim > 1 and len(y.chunks[1]) > 1:
         y = y.rechunk((X.chunks[0],) + ((-1,) if y.ndim > 1 else ()))
     if not isinstance(epochs, (int, np.integer)) or epochs < 1:

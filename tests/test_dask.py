@@ -215,6 +215,14 @@ def test_blockwise_and_dask_text_blocks_refuse_what_they_cannot_read(tmp_path):
     clf = model().fit(X, y)
     with pytest.raises(TypeError, match="X must be a 2-d dask array"):
         blockwise.predict(clf, X)
+    import dask.array as da
+    dX = da.from_array(X, chunks=(50, 64))
+    with pytest.raises(TypeError, match="y must be a dask array"):
+        blockwise.partial_fit(model(), dX, y)
+    with pytest.raises(ValueError, match="X has 100 rows but y has 99"):
+        blockwise.partial_fit(model(), dX, da.from_array(y[:99]))
+    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+        blockwise.partial_fit(model(), dX, da.from_array(y), epochs=0)
     path = tmp_path / "data.txt"
     path.write_text("0 1:1\n")
     with pytest.raises(ValueError, match="no header: give n_features and n_labels"):
