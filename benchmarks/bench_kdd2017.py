@@ -75,6 +75,8 @@ from pathlib import Path
 
 import numpy as np
 
+from _machine import probe, training_macs
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_JSON = REPO / "docs" / "bench_kdd2017.json"
 DATASETS = ("fashion-mnist", "mnist")
@@ -356,10 +358,15 @@ def _jsonable(v):
 # --------------------------------------------------------------------- report
 def add_ratios(rows):
     """speed_vs_X = (seconds per epoch of X) / (seconds per epoch of this row), per
-    dataset and network: above 1 means this row trains faster than X."""
+    dataset and network: above 1 means this row trains faster than X. useful_gflops:
+    the multiply-adds a row did (its mult-add fraction of the dense network's) as
+    floating-point operations per second of training."""
     for row in rows:
         row["seconds_per_epoch"] = median(row["epoch_seconds"])
         row["cpu_seconds_per_epoch"] = median(row["epoch_cpu_seconds"])
+        units = [int(u) for u in row["network"].split("-")]
+        row["useful_gflops"] = (2 * row["mult_fraction"] * training_macs(units)
+                                * row["n_train_rows"] / row["seconds_per_epoch"] / 1e9)
     for row in rows:
         for base in ("sklearn", "torch"):
             ref = [r for r in rows if r["model"] == base
@@ -379,7 +386,7 @@ def markdown(result):
     head = ["dataset", "network", "model", "active fraction", "test acc (exact)",
             "test acc (hashed)", "acc per epoch (exact)", "acc per epoch (hashed)",
             "s / epoch", "CPU s / epoch", "mult-add fraction",
-            "hash-op fraction", "speed vs sklearn"]
+            "hash-op fraction", "useful GFLOP/s", "speed vs sklearn"]
     if has_torch:
         head.append("speed vs torch")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -394,7 +401,7 @@ def markdown(result):
                  or "—",
                  f"{r['seconds_per_epoch']:.2f}", f"{r['cpu_seconds_per_epoch']:.2f}",
                  f"{r['mult_fraction']:.3f}",
-                 f"{r['hash_fraction']:.3f}",
+                 f"{r['hash_fraction']:.3f}", f"{r['useful_gflops']:.2f}",
                  fmt(r["speed_vs_sklearn"], ".2f") + ("×" if r["speed_vs_sklearn"] else "")]
         if has_torch:
             cells.append(fmt(r["speed_vs_torch"], ".2f")
@@ -410,7 +417,10 @@ def markdown(result):
         "X's s/epoch divided by this row's (above 1: faster than X). `mult-add "
         "fraction`: sklsh's `mult_fraction_` (forward and backward multiply-adds over "
         "the dense network's), mean over epochs; 1 for the dense baselines. "
-        "`hash-op fraction`: sklsh's `hash_fraction_`. `exact` / `hashed`: sklsh's "
+        "`hash-op fraction`: sklsh's `hash_fraction_`. `useful GFLOP/s`: the "
+        "multiply-adds the row did (the dense network's times its mult-add fraction; "
+        "forward, weight gradients, and input gradients past the first layer), two "
+        "operations each, per second of training. `exact` / `hashed`: sklsh's "
         "accuracy with `inference='exact'` (every unit computed, each hashed layer "
         "keeps its top fraction) and `inference='hashed'` (active sets from the "
         "tables, as in training).",
@@ -422,6 +432,13 @@ def markdown(result):
         f"Load average (1 min) before/after: {meta['loadavg_start']:.2f} / "
         f"{meta['loadavg_end']:.2f}.",
     ]
+    rates = meta.get("machine_rates")
+    if rates:
+        notes.append(
+            f"This machine, measured before the models ran: a float32 matrix product "
+            f"(1024 x 1024) at {rates['dense_gflops']:.1f} GFLOP/s on "
+            f"{rates['threads']} thread(s) ({rates['dense_gflops_1_thread']:.1f} on "
+            f"one), a 256 MiB copy at {rates['copy_gbps']:.1f} GB/s.")
     checks = alone_check_lines(rows)
     if checks:
         notes.append("Each dense baseline alone (`--check-alone`: a fresh process, "
@@ -822,7 +839,7 @@ def main(argv=None):
                                          "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
              if k in os.environ},
         worker_env={k: worker_env()[k] for k in WORKER_MALLOC_ENV},
-        loadavg_start=loadavg())
+        loadavg_start=loadavg(), machine_rates=probe(args.threads))
     rows = []
     with threadpool_limits(limits=args.threads, user_api="blas"), \
             tempfile.TemporaryDirectory(prefix="bench_kdd2017-") as tmp:
@@ -835,6 +852,7 @@ def main(argv=None):
             print(f"{name}: {data[0].shape[0]} training, {data[2].shape[0]} test "
                   "examples", file=sys.stderr, flush=True)
             n_features, n_classes = data[0].shape[1], len(np.unique(data[1]))
+            n_train_rows = data[0].shape[0]
             # the workers read the arrays from a file (no sklsh needed to load them)
             data_path = str(Path(tmp) / f"{name}.npz")
             np.savez(data_path, X=data[0], y=data[1], Xt=data[2], yt=data[3])
@@ -865,7 +883,8 @@ def main(argv=None):
                     skipped.append(f"{label} on {name} (failed: {str(exc)[-300:]})")
                     continue
                 for row in done:
-                    row.update(dataset=name, network=label, loadavg_before=load)
+                    row.update(dataset=name, network=label, loadavg_before=load,
+                               n_train_rows=n_train_rows)
                     rows.append(row)
                 # results so far, so that a long run interrupted later keeps them
                 write_results(rows, meta, skipped, args, quiet=True)

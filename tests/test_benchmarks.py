@@ -65,6 +65,12 @@ def test_bench_kdd2017_runs_quick(tmp_path):
                "sklsh,sklearn", "--epochs", "1", "--threads", "1", "--out", str(out))
     report = out.read_text()
     assert "| sklsh |" in report and "| sklearn |" in report
+    # the accounting: useful rates against this machine's measured ones
+    assert "useful GFLOP/s" in report and "This machine, measured" in report
+    result = json.loads(out.with_suffix(".json").read_text())
+    assert result["meta"]["machine_rates"]["dense_gflops"] > 0
+    assert all(r["useful_gflops"] > 0 and r["n_train_rows"] == 2000
+               for r in result["rows"])
 
 
 def test_bench_dask_search_runs_on_loopback(tmp_path):
