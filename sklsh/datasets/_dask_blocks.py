@@ -5,8 +5,8 @@ import os
 import numpy as np
 import scipy.sparse as sp
 
-from ._sparse_text import (BLOCK_SIZE, _header_fields, _is_example, _matrices, _parse,
-                           _shapes)
+from ._sparse_text import (BLOCK_SIZE, _block_shapes, _check_block_size, _check_count,
+                           _header_fields, _is_example, _matrices, _parse)
 
 FORMATS = ("xmc", "libsvm")
 
@@ -103,18 +103,13 @@ def dask_text_blocks(path, *, format="xmc", block_size=BLOCK_SIZE, n_features=No
         raise ValueError(f"{path} is compressed and cannot be read from the middle: "
                          "decompress it, or stream it with read_xmc_blocks or "
                          "read_libsvm_blocks")
-    if not isinstance(block_size, (int, np.integer)) or block_size < 1:
-        raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
+    _check_block_size(block_size)
     xmc = format == "xmc"
     header, starts, size = _block_starts(path, block_size, xmc)
-    if header is not None and header[0] != sum(s[2] for s in starts):
-        raise ValueError(f"{path}: the header says {header[0]} examples but the file "
-                         f"has {sum(s[2] for s in starts)}")
-    n_features, n_labels = _shapes(path, header, n_features, n_labels)
-    if n_features is None or (xmc and n_labels is None):
-        needed = "n_features and n_labels" if xmc else "n_features"
-        raise ValueError(f"{path} has no header: give {needed}, which every block "
-                         "shares")
+    _check_count(path, header, sum(s[2] for s in starts))
+    if not starts:
+        raise ValueError(f"{path} has no examples")
+    n_features, n_labels = _block_shapes(path, header, xmc, n_features, n_labels)
     read = dask.delayed(_read_block, pure=True, nout=2)
     X_parts, y_parts = [], []
     for b, (start, first_line, n) in enumerate(starts):
@@ -128,6 +123,4 @@ def dask_text_blocks(path, *, format="xmc", block_size=BLOCK_SIZE, n_features=No
                             meta=sp.csr_matrix((0, n_labels), dtype=np.int8)) if xmc
             else da.from_delayed(y_b, (n,), dtype=np.float64,
                                  meta=np.zeros(0, np.float64)))
-    if not starts:
-        raise ValueError(f"{path} has no examples")
     return da.concatenate(X_parts), da.concatenate(y_parts)

@@ -9,8 +9,8 @@ import os
 import numpy as np
 import scipy.sparse as sp
 
-# examples per block of the block readers; parsing a block takes about five times
-# its text (the lines, their features joined, their numbers as float64)
+# examples per block of the block readers; parsing a block holds its lines, their
+# features joined into one string, and their numbers as float64
 BLOCK_SIZE = 10_000
 
 
@@ -89,9 +89,11 @@ def _seen(parts, path, libsvm, zero_based):
 
 def _matrices(parts, path, libsvm, zero_based, n_features, n_labels, dtype):
     """X and the targets, a label indicator (XMC) or a vector (libsvm), of parsed
-    examples."""
+    examples; a shape given as None is one past the largest index seen."""
     indptr, indices, values, label_ptr, labels = parts
     seen_features, seen_labels = _seen(parts, path, libsvm, zero_based)
+    n_features = seen_features if n_features is None else n_features
+    n_labels = seen_labels if n_labels is None else n_labels
     if seen_features > n_features or (not libsvm and seen_labels > n_labels):
         raise ValueError(f"{path}: an index is past the shape ({n_features} "
                          f"features, {n_labels} labels)")
@@ -185,28 +187,41 @@ def load_xmc(path, *, n_features=None, n_labels=None, dtype=np.float32):
         header, examples = _examples(f, xmc=True)
         examples = list(examples)
     parts = _parse(examples, path, False, True)
-    if header is not None and header[0] != len(examples):
-        raise ValueError(f"{path}: the header says {header[0]} examples but the "
-                         f"file has {len(examples)}")
+    _check_count(path, header, len(examples))
     n_features, n_labels = _shapes(path, header, n_features, n_labels)
-    seen_features, seen_labels = _seen(parts, path, False, True)
-    return _matrices(parts, path, False, True,
-                     seen_features if n_features is None else n_features,
-                     seen_labels if n_labels is None else n_labels, dtype)
+    return _matrices(parts, path, False, True, n_features, n_labels, dtype)
+
+
+def _check_count(path, header, n_examples):
+    """Refuse a file whose header declares another number of examples."""
+    if header is not None and header[0] != n_examples:
+        raise ValueError(f"{path}: the header says {header[0]} examples but the file "
+                         f"has {n_examples}")
+
+
+def _check_block_size(block_size):
+    if not isinstance(block_size, (int, np.integer)) or block_size < 1:
+        raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
+
+
+def _block_shapes(path, header, xmc, n_features, n_labels):
+    """The shapes every block of a file shares, from its header or the caller (the
+    whole file is not read first)."""
+    n_features, n_labels = _shapes(path, header, n_features, n_labels)
+    if n_features is None or (xmc and n_labels is None):
+        needed = "n_features and n_labels" if xmc else "n_features"
+        raise ValueError(f"{path} has no header: give {needed}, which every block "
+                         "shares (the whole file is not read first)")
+    return n_features, n_labels
 
 
 def _blocks(path, block_size, xmc, zero_based, n_features, n_labels, dtype):
     """The blocks of a file, of `block_size` examples each but the last."""
     path = os.fspath(path)
-    if not isinstance(block_size, (int, np.integer)) or block_size < 1:
-        raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
+    _check_block_size(block_size)
     with _open(path) as f:
         header, examples = _examples(f, xmc=xmc)
-        n_features, n_labels = _shapes(path, header, n_features, n_labels)
-        if n_features is None or (xmc and n_labels is None):
-            needed = "n_features and n_labels" if xmc else "n_features"
-            raise ValueError(f"{path} has no header: give {needed}, which every block "
-                             "shares (the whole file is not read first)")
+        n_features, n_labels = _block_shapes(path, header, xmc, n_features, n_labels)
         n_read = 0
         while True:
             block = list(itertools.islice(examples, block_size))
@@ -215,9 +230,7 @@ def _blocks(path, block_size, xmc, zero_based, n_features, n_labels, dtype):
             n_read += len(block)
             yield _matrices(_parse(block, path, not xmc, zero_based), path, not xmc,
                             zero_based, n_features, n_labels, dtype)
-    if header is not None and header[0] != n_read:
-        raise ValueError(f"{path}: the header says {header[0]} examples but the file "
-                         f"has {n_read}")
+    _check_count(path, header, n_read)
 
 
 def read_xmc_blocks(path, *, block_size=BLOCK_SIZE, n_features=None, n_labels=None,
