@@ -18,21 +18,28 @@ Each worker count N runs on workers set up for sklsh (sklsh preloaded, Dask's
 profiler off, no ``MALLOC_TRIM_THRESHOLD_``); ``N-SETUP`` changes one of these (see
 `SETUPS`), and ``N-default`` is a ``LocalCluster`` at Dask's own defaults.
 
-Example (about four minutes on 2 cores)::
+``--check-alone`` then runs the first worker count's search again in a fresh process
+(this script, nothing else alive) and reports the harness's time against it.
 
-    python benchmarks/bench_dask_search.py --out docs/bench_dask_search.md
+Example (about six minutes on 2 cores)::
+
+    python benchmarks/bench_dask_search.py --check-alone --out docs/bench_dask_search.md
 """
 import argparse
 import itertools
+import json
 import logging
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import warnings
 
 import numpy as np
 
-from bench_kdd2017 import print_and_write
+from bench_kdd2017 import ALONE_TOLERANCE, print_and_write
 
 # How workers start: (import sklsh as they start, Dask's statistical profiler on,
 # MALLOC_TRIM_THRESHOLD_=65536 in their environment). Preloading moves the import of
@@ -98,6 +105,9 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--out", default=None, help="NAME.md: the table there, JSON beside")
+    p.add_argument("--check-alone", action="store_true",
+                   help="then run the first worker count's search again alone, in a "
+                        "fresh process, and compare its median time with the harness's")
     args = p.parse_args(argv)
     configs = [w for w in args.workers.split(",") if w]
     runs = {c: [] for c in configs}
@@ -122,8 +132,34 @@ def main(argv=None):
                      f"{statistics.median(r['fit_seconds'] for r in runs[config]):.2f} | "
                      f"{runs[config][0]['best_score']:.4f} | "
                      f"{runs[config][0]['candidates']} |")
-    print_and_write("\n".join(lines) + "\n", args.out, dict(args=vars(args), runs=runs))
+    report = dict(args=vars(args), runs=runs)
+    if args.check_alone:
+        report["alone"] = alone = search_alone(configs[0], args)
+        ratio = base / alone["seconds"]
+        verdict = ("ok" if abs(ratio - 1) <= ALONE_TOLERANCE
+                   else f"OFF by more than {ALONE_TOLERANCE:.0%}")
+        lines += ["", f"The {configs[0]}-worker search alone (`--check-alone`: "
+                  f"`{alone['command']}`, a fresh process, nothing else alive): "
+                  f"{alone['seconds']:.2f} s, against {base:.2f} s in the harness, "
+                  f"ratio {ratio:.3f} ({verdict})."]
+    print_and_write("\n".join(lines) + "\n", args.out, report)
     return 0
+
+
+def search_alone(config, args):
+    """The median seconds of `config`'s search run by this script in a fresh process
+    with nothing else alive, and its command."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "alone.md")
+        argv = ["--workers", config, "--repeats", str(args.repeats), "--candidates",
+                str(args.candidates), "--hidden", str(args.hidden), "--epochs",
+                str(args.epochs)]
+        subprocess.run([sys.executable, __file__, *argv, "--out", out], check=True,
+                       stdout=subprocess.DEVNULL)
+        with open(os.path.splitext(out)[0] + ".json") as f:
+            runs = json.load(f)["runs"][config]
+    return dict(command=" ".join(["python benchmarks/bench_dask_search.py", *argv]),
+                seconds=statistics.median(r["seconds"] for r in runs))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ least ``--ratio`` times the worker's ``--memory-limit``. Three fits of the same 
   ``sklsh.blockwise.partial_fit`` trains on them block after block, ``--epochs``
   passes in file order;
 - **in memory, all rows**: the whole file read into one CSR matrix in this process
-  (no limit) and ``fit`` for the same epochs (shuffled over all rows);
+  (no limit) and ``fit`` for the same epochs (shuffled over all rows); its seconds are
+  the fit's alone, and ``--check-alone`` fits it again in a fresh process to check
+  that the harness timed it as a run alone;
 - **in memory, what fits**: ``fit`` on the file's first rows, read into memory inside
   a worker with the same limit, for each share of ``--subsets`` from the largest
   down until one fits (a worker killed for memory is reported as such).
@@ -23,11 +25,13 @@ the out-of-core fit does not need).
 
 Example (about ten minutes on 2 cores; the file goes to ``--workdir``)::
 
-    python benchmarks/bench_out_of_core.py --out docs/bench_out_of_core.md
+    python benchmarks/bench_out_of_core.py --check-alone --out docs/bench_out_of_core.md
 """
 import argparse
+import json
 import logging
 import os
+import subprocess
 import sys
 import time
 import warnings
@@ -35,7 +39,7 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
-from bench_kdd2017 import print_and_write
+from bench_kdd2017 import ALONE_TOLERANCE, print_and_write
 
 
 def worker_memory(reset=False):
@@ -66,7 +70,8 @@ def model(args):
 
 
 def fit_first_rows(path, n_rows, args):
-    """In a worker: `fit` on the file's first `n_rows` rows, read into memory."""
+    """`fit` on the file's first `n_rows` rows, read into memory: the fitted model
+    and the seconds of the fit alone."""
     from sklsh.datasets import read_libsvm_blocks
     blocks, n = [], 0
     for X, y in read_libsvm_blocks(path, n_features=args.features,
@@ -78,9 +83,25 @@ def fit_first_rows(path, n_rows, args):
     X = sp.vstack([b[0] for b in blocks]).tocsr()[:n_rows]
     y = np.concatenate([b[1] for b in blocks])[:n_rows]
     del blocks
+    start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return model(args).fit(X, y)
+        fitted = model(args).fit(X, y)
+    return fitted, time.perf_counter() - start, (X.data.nbytes + X.indices.nbytes) / 2**20
+
+
+def fit_alone(argv):
+    """The in-memory fit of all rows again, in a fresh process with nothing else
+    alive (this script with ``--fit-alone``): its seconds and command."""
+    argv = [a for a in argv if a != "--check-alone"]
+    if "--out" in argv:
+        i = argv.index("--out")
+        del argv[i:i + 2]
+    proc = subprocess.run([sys.executable, __file__, *argv, "--fit-alone"], check=True,
+                          capture_output=True, text=True)
+    return dict(command=" ".join(["python benchmarks/bench_out_of_core.py", *argv,
+                                  "--fit-alone"]),
+                seconds=json.loads(proc.stdout.strip().splitlines()[-1])["seconds"])
 
 
 def write_file(path, X, y):
@@ -126,7 +147,19 @@ def main(argv=None):
                         "largest first")
     p.add_argument("--workdir", default="/tmp/sklsh-bench/out-of-core")
     p.add_argument("--out", default=None, help="NAME.md: the table there, JSON beside")
+    p.add_argument("--check-alone", action="store_true",
+                   help="then fit all rows in memory again, alone in a fresh process, "
+                        "and compare its time with the harness's")
+    p.add_argument("--fit-alone", action="store_true",
+                   help="only fit all rows of the written file in memory and print its "
+                        "seconds as JSON (what --check-alone runs)")
     args = p.parse_args(argv)
+    name = (f"train-{args.rows}-{args.features}-{args.classes}-{args.nnz}-"
+            f"{args.noise}.svm")
+    path = os.path.join(args.workdir, name)
+    if args.fit_alone:
+        print(json.dumps(dict(seconds=fit_first_rows(path, args.rows, args)[1])))
+        return 0
 
     import dask
     from dask.utils import parse_bytes
@@ -141,12 +174,8 @@ def main(argv=None):
         noise=args.noise, random_state=0)
     Xt, yt = X[args.rows:], y[args.rows:].astype(np.float64)
     os.makedirs(args.workdir, exist_ok=True)
-    name = (f"train-{args.rows}-{args.features}-{args.classes}-{args.nnz}-"
-            f"{args.noise}.svm")
-    path = os.path.join(args.workdir, name)
     if not os.path.exists(path):
         write_file(path, X[:args.rows], y[:args.rows])
-    X_all, y_all = X[:args.rows], y[:args.rows].astype(np.float64)
     del X, y
     size = os.path.getsize(path)
     print(f"{path}: {size / 2**20:.0f} MiB, {size / limit:.1f}x the worker's "
@@ -186,7 +215,7 @@ def main(argv=None):
             before = next(iter(client.run(worker_memory, True).values()))
             start = time.perf_counter()
             try:
-                fitted = client.submit(fit_first_rows, path, n_subset, args).result()
+                fitted = client.submit(fit_first_rows, path, n_subset, args).result()[0]
             except KilledWorker:
                 fitted = None
             seconds = time.perf_counter() - start
@@ -201,20 +230,21 @@ def main(argv=None):
         if fitted is not None:
             break
 
-    start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        whole = model(args).fit(X_all, y_all)
-    rows.append(dict(fit="in memory, all rows (fit, in this process, no limit)",
-                     rows=args.rows, seconds=time.perf_counter() - start,
-                     peak_mib=None, restarted=False, accuracy=whole.score(Xt, yt)))
+    whole, seconds, csr_mib = fit_first_rows(path, args.rows, args)
+    rows.append(dict(fit="in memory, all rows (in this process, no limit; the fit alone "
+                         "timed, after reading the file)",
+                     rows=args.rows, seconds=seconds, peak_mib=None, restarted=False,
+                     accuracy=whole.score(Xt, yt), csr_mib=csr_mib))
     print(rows[-1], flush=True)
+    alone = None
+    if args.check_alone:
+        alone = fit_alone(argv if argv is not None else sys.argv[1:])
+        rows[-1].update(alone_seconds=alone["seconds"], alone_command=alone["command"])
 
     lines = [f"File: {size / 2**20:.0f} MiB of libsvm text ({args.rows} rows, "
              f"{args.features} features, {args.classes} classes), "
              f"{size / limit:.1f}x the worker's memory limit of {args.memory_limit}; "
-             f"CSR in memory: {(X_all.data.nbytes + X_all.indices.nbytes) / 2**20:.0f} "
-             f"MiB. Held-out rows: {args.test_rows}. Model: {args.hidden} hidden "
+             f"CSR in memory: {rows[-1]['csr_mib']:.0f} MiB. Held-out rows: {args.test_rows}. Model: {args.hidden} hidden "
              f"units, {args.epochs} epoch(s), one thread.",
              "",
              f"An idle worker with sklsh imported: {idle[0]:.0f} MiB resident; after "
@@ -229,6 +259,14 @@ def main(argv=None):
                     else f"{r['accuracy']:.4f}")
         lines.append(f"| {r['fit']} | {r['rows']} | {r['seconds']:.1f} | {peak} | "
                      f"{'yes' if r['restarted'] else 'no'} | {accuracy} |")
+    if alone is not None:
+        ratio = rows[-1]["seconds"] / alone["seconds"]
+        verdict = ("ok" if abs(ratio - 1) <= ALONE_TOLERANCE
+                   else f"OFF by more than {ALONE_TOLERANCE:.0%}")
+        lines += ["", f"The in-memory fit of all rows alone (`--check-alone`: "
+                  f"`{alone['command']}`, a fresh process, nothing else alive): "
+                  f"{alone['seconds']:.1f} s, against {rows[-1]['seconds']:.1f} s in "
+                  f"the harness, ratio {ratio:.3f} ({verdict})."]
     print_and_write("\n".join(lines) + "\n", args.out,
                     dict(args=vars(args), file_bytes=size, idle_mib=idle,
                          incremental_mib=incremental, runs=rows))
