@@ -39,7 +39,7 @@ import warnings
 
 import numpy as np
 
-from bench_kdd2017 import ALONE_TOLERANCE, print_and_write
+from bench_kdd2017 import alone_line, print_and_write
 
 # How workers start: (import sklsh as they start, Dask's statistical profiler on,
 # MALLOC_TRIM_THRESHOLD_=65536 in their environment). Preloading moves the import of
@@ -135,13 +135,8 @@ def main(argv=None):
     report = dict(args=vars(args), runs=runs)
     if args.check_alone:
         report["alone"] = alone = search_alone(configs[0], args)
-        ratio = base / alone["seconds"]
-        verdict = ("ok" if abs(ratio - 1) <= ALONE_TOLERANCE
-                   else f"OFF by more than {ALONE_TOLERANCE:.0%}")
-        lines += ["", f"The {configs[0]}-worker search alone (`--check-alone`: "
-                  f"`{alone['command']}`, a fresh process, nothing else alive): "
-                  f"{alone['seconds']:.2f} s, against {base:.2f} s in the harness, "
-                  f"ratio {ratio:.3f} ({verdict})."]
+        lines += ["", alone_line(f"The {configs[0]}-worker search", alone["command"],
+                                 base, alone["seconds"])]
     print_and_write("\n".join(lines) + "\n", args.out, report)
     return 0
 

@@ -932,6 +932,20 @@ def check_alone(runs, done, args, dataset, network):
                    / median(alone["epoch_seconds"]))
 
 
+def alone_verdict(ratio):
+    """'ok' for a harness / alone ratio within ALONE_TOLERANCE of 1, else a warning."""
+    return ("ok" if abs(ratio - 1) <= ALONE_TOLERANCE
+            else f"OFF by more than {ALONE_TOLERANCE:.0%}")
+
+
+def alone_line(what, command, harness_seconds, alone_seconds):
+    """A report's sentence on one --check-alone: both times, their ratio, the verdict."""
+    ratio = harness_seconds / alone_seconds
+    return (f"{what} alone (`--check-alone`: `{command}`, a fresh process, nothing "
+            f"else alive): {alone_seconds:.2f} s, against {harness_seconds:.2f} s in "
+            f"the harness, ratio {ratio:.3f} ({alone_verdict(ratio)}).")
+
+
 def alone_check_lines(rows):
     """One line per row checked by --check-alone: both timings and their ratio."""
     lines = []
@@ -939,8 +953,7 @@ def alone_check_lines(rows):
         if "harness_vs_alone" not in r:
             continue
         ratio = r["harness_vs_alone"]
-        verdict = ("ok" if abs(ratio - 1) <= ALONE_TOLERANCE else
-                   f"OFF by more than {ALONE_TOLERANCE:.0%}")
+        verdict = alone_verdict(ratio)
         lines.append(f"{r['dataset']} {r['network']} {r['model']}: "
                      f"{median(r['epoch_seconds']):.2f} s / epoch in the harness, "
                      f"{r['alone_seconds_per_epoch']:.2f} s alone, ratio "

@@ -39,7 +39,7 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
-from bench_kdd2017 import ALONE_TOLERANCE, print_and_write
+from bench_kdd2017 import alone_line, print_and_write
 
 
 def worker_memory(reset=False):
@@ -260,13 +260,8 @@ def main(argv=None):
         lines.append(f"| {r['fit']} | {r['rows']} | {r['seconds']:.1f} | {peak} | "
                      f"{'yes' if r['restarted'] else 'no'} | {accuracy} |")
     if alone is not None:
-        ratio = rows[-1]["seconds"] / alone["seconds"]
-        verdict = ("ok" if abs(ratio - 1) <= ALONE_TOLERANCE
-                   else f"OFF by more than {ALONE_TOLERANCE:.0%}")
-        lines += ["", f"The in-memory fit of all rows alone (`--check-alone`: "
-                  f"`{alone['command']}`, a fresh process, nothing else alive): "
-                  f"{alone['seconds']:.1f} s, against {rows[-1]['seconds']:.1f} s in "
-                  f"the harness, ratio {ratio:.3f} ({verdict})."]
+        lines += ["", alone_line("The in-memory fit of all rows", alone["command"],
+                                 rows[-1]["seconds"], alone["seconds"])]
     print_and_write("\n".join(lines) + "\n", args.out,
                     dict(args=vars(args), file_bytes=size, idle_mib=idle,
                          incremental_mib=incremental, runs=rows))
