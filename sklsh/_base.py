@@ -21,7 +21,7 @@ from ._training import DenseTrainer, Settings, Trainer, trains_by_blas
 # Bumped whenever the layout of the fitted arrays or the meaning of a stored parameter
 # changes (8: hash states are pickled packed, see ``_hash_state.compact``); a pickle of
 # another format is refused with a clear message instead of reaching the kernels.
-STATE_FORMAT = 8
+STATE_FORMAT = 9
 
 
 def _writeable(a):

@@ -149,8 +149,8 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
         self : object
             Trained model.
         """
-        if _check_partial_fit_first_call(self, classes):
-            self.classes_ = unique_labels(classes)
+        # (a first call sets classes_ to unique_labels(classes))
+        _check_partial_fit_first_call(self, classes)
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     @reads_X

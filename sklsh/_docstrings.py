@@ -119,9 +119,10 @@ PARAMETERS = """
         One float for all layers, or one per hidden layer plus one for the output
         layer. 1.0 computes every unit of a layer (no tables). 'auto' computes
         every hidden unit and, when the output layer is hashed (see
-        ``hash_output``), 0.02 of the outputs: hashing pays where a layer is far
-        wider than the units an example needs, as an output layer of many classes
-        is. Hashed hidden layers (the KDD 2017 setting) are asked for with a float
+        ``hash_output``), 0.02 of the outputs, at most 2048 of them: hashing
+        pays where a layer is far wider than the units an example needs, as an
+        output layer of many classes is, and past 102,400 classes the cap keeps an
+        example's work from growing with the classes. Hashed hidden layers (the KDD 2017 setting) are asked for with a float
         or a list.
 
     hash_family : {{'srp', 'wta', 'dwta', 'doph'}}, default='srp'

@@ -131,8 +131,9 @@ def _epoch(est, data, targets, trainer, order, batch_size, n_batches, rng,
     penalty = 0.0
     if penalty_share:
         # (unweighted: n_train / n_batches, the batch size if it divides)
+        # (over c.T, the unit-major array itself: c.ravel() would copy the layer)
         penalty = 0.5 * est.alpha * sum(
-            float(np.dot(c.ravel(), c.ravel())) for c in est.coefs_
+            float(np.vdot(c.T, c.T)) for c in est.coefs_
         ) / (n_train / penalty_share)
     return accumulated / n_train + penalty
 

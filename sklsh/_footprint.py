@@ -46,9 +46,8 @@ def memory_terms(est, layer_units, plan, itemsize, X=None):
     """What a fit will allocate, as (bytes, what, group) terms; the group names
     the parameters that shrink the term (see `refusal`)."""
     adam = est.solver == "adam"
-    # weights, gradients, moment(s); the draw `_initialize` makes first (float64,
-    # 8 + itemsize bytes a weight, one layer at a time) is gone by then, and
-    # never more than this
+    # weights, gradients, moment(s); the first draw's float64 values come a block
+    # at a time (`_init.DRAW_BLOCK`), so the draw adds no copy of a layer
     copies = 4 if adam else 3
     kept = ("their gradients and Adam moments" if adam
             else "their gradients and momentum velocities")

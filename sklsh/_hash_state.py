@@ -148,7 +148,7 @@ def make_hash_state(n_in, n_units, *, family, bits_per_table, n_tables, bucket_s
         state["ids"] = np.zeros((n_tables, n_buckets, bucket_size), dtype=np.int32)
         state["fill"] = np.zeros((n_tables, n_buckets), dtype=np.int32)
         state["seen"] = np.zeros((n_tables, n_buckets), dtype=np.int64)
-        state["home"] = np.full((n_units, n_tables), -1, dtype=np.int32)
+        state["home"] = np.full((n_tables, n_units), -1, dtype=np.int32)
     state["scale"] = np.ones(1, dtype=np.float64)
     per_word = 64 // state["code_bits"]
     state["sketch"] = np.zeros((n_units, -(-n_codes // per_word)), dtype=np.uint64)

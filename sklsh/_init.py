@@ -46,7 +46,24 @@ def draw_weights(layer_units, dtype, activation, rng, first_fan_in=None):
         bound = w_bound = np.sqrt(factor / (fan_in + fan_out))
         if first_fan_in is not None and not coefs:
             w_bound = np.sqrt(factor / first_fan_in)    # (biases keep Glorot's)
-        W = rng.uniform(-w_bound, w_bound, (fan_in, fan_out)).astype(dtype).T.copy()
-        coefs.append(W.T)
+        coefs.append(_uniform_unit_major(rng, w_bound, fan_in, fan_out, dtype).T)
         intercepts.append(rng.uniform(-bound, bound, fan_out).astype(dtype))
     return coefs, intercepts
+
+
+# Input rows drawn at a time by _uniform_unit_major: its float64 draw stays this many
+# values, whatever the layer's width
+DRAW_BLOCK = 2**22
+
+
+def _uniform_unit_major(rng, bound, fan_in, fan_out, dtype):
+    """``rng.uniform(-bound, bound, (fan_in, fan_out))`` cast to `dtype`, stored
+    unit-major ``(fan_out, fan_in)``: the same values, drawn a block of input rows at
+    a time (the generator fills in C order, so blocks continue one stream), so that a
+    layer of 10^6 units needs no float64 copy of itself."""
+    W = np.empty((fan_out, fan_in), dtype=dtype)
+    step = max(1, DRAW_BLOCK // max(fan_out, 1))
+    for lo in range(0, fan_in, step):
+        hi = min(fan_in, lo + step)
+        W[:, lo:hi] = rng.uniform(-bound, bound, (hi - lo, fan_out)).T
+    return W

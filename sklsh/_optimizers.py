@@ -10,12 +10,14 @@ from ._kernels._optim import adam_step, momentum_step
 
 
 def init_state(solver, weights, biases):
-    """Zero moments shaped like the parameters: Adam's m and v, or SGD's velocity."""
+    """Zero moments shaped like the parameters: Adam's m and v, or SGD's velocity.
+    (``np.zeros``, not ``zeros_like``: the pages are zeroed by the OS as a step
+    first writes them, so the rows of classes no batch touches cost no memory.)"""
     state = {"solver": solver, "t": 0}
     names = ("m", "v") if solver == "adam" else ("velocity",)
     for name in names:
-        state[name + "_W"] = [np.zeros_like(W) for W in weights]
-        state[name + "_b"] = [np.zeros_like(b) for b in biases]
+        state[name + "_W"] = [np.zeros(W.shape, W.dtype) for W in weights]
+        state[name + "_b"] = [np.zeros(b.shape, b.dtype) for b in biases]
     return state
 
 

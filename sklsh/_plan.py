@@ -8,8 +8,11 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-# The output layer's active fraction under active_fraction='auto', when it is hashed
+# The output layer's active fraction under active_fraction='auto', when it is hashed,
+# and the most units that leaves active: past 102,400 classes the budget stays at
+# this, so that an example's cost stops growing with the number of classes
 AUTO_OUTPUT_FRACTION = 0.02
+AUTO_OUTPUT_MAX = 2048
 
 
 class LayerPlan(NamedTuple):
@@ -35,7 +38,7 @@ def fractions(active_fraction, n_layers):
     than the units an example needs, which on real data has been the output
     layer of many classes, not a hidden layer of a few hundred units (see
     docs/benchmarks.md). An output layer that is not hashed is dense whatever
-    its fraction."""
+    its fraction. (plan_layers caps that output budget at AUTO_OUTPUT_MAX.)"""
     f = active_fraction
     if isinstance(f, str):
         return [1.0] * (n_layers - 1) + [AUTO_OUTPUT_FRACTION]
@@ -59,10 +62,13 @@ def plan_layers(layer_units, active_fraction, rerank_factor, hash_output):
     below its width."""
     n_layers = len(layer_units) - 1
     per_layer = fractions(active_fraction, n_layers)
+    auto = isinstance(active_fraction, str)
     plan = []
     for l in range(n_layers):
         n_out = layer_units[l + 1]
         budget = max(1, math.ceil(per_layer[l] * n_out))
+        if auto and l == n_layers - 1:
+            budget = min(budget, AUTO_OUTPUT_MAX)
         hashed = budget < n_out and (l < n_layers - 1 or hash_output(n_out))
         if not hashed:
             plan.append(LayerPlan(n_out, False, n_out))

@@ -14,7 +14,7 @@ from . import _optimizers
 from ._hash_state import reset_mips_scale, srp_key_codes, srp_query_codes
 from ._kernels._hogwild import batch_gradients
 from ._kernels._network import Network
-from ._kernels._tables import pack_codes, refresh_tables
+from ._kernels._tables import fill_tables, hash_units, pack_codes, refresh_tables
 
 # Rows whose first-layer projections are computed at once (memory: rows x codes floats)
 QUERY_CHUNK = 4096
@@ -197,8 +197,9 @@ class Trainer:
         self.optimizer, self.schedule, self.touched = optimizer, schedule, touched
         self.settings = settings
         self.learning_rate = settings.learning_rate
-        self.grad_weights = [np.zeros_like(W) for W in weights]
-        self.grad_biases = [np.zeros_like(b) for b in biases]
+        # (np.zeros: pages the kernels never write are never touched)
+        self.grad_weights = [np.zeros(W.shape, W.dtype) for W in weights]
+        self.grad_biases = [np.zeros(b.shape, b.dtype) for b in biases]
         self.network = Network(weights, biases, hashing, list(budgets),
                                settings.activation, settings.loss,
                                settings.selection, list(candidates), self.grad_weights,
@@ -222,9 +223,11 @@ class Trainer:
             changed = np.flatnonzero(self.touched[l] > last)
             rebuild = full or 2 * changed.size > n_units
             units = (rng.permutation(n_units) if rebuild else changed).astype(np.int64)
-            self.tally.add(0, 0, refresh_layer(self.network, l, self.weights[l],
-                                               self.biases[l], h, units, rebuild,
-                                               _seed(rng), n_threads))
+            # no Hogwild thread runs now: the SRP keys' products get every thread
+            with _get_threadpool_controller().limit(limits=n_threads, user_api="blas"):
+                ops = refresh_layer(self.network, l, self.weights[l], self.biases[l], h,
+                                    units, rebuild, _seed(rng), n_threads)
+            self.tally.add(0, 0, ops)
         self.schedule["last"] = self.schedule["batches"]
 
     def blas_threads(self, batch_size):
@@ -276,10 +279,15 @@ class Trainer:
 
 
 def refresh_layer(network, layer, W, b, state, units, full, seed, n_threads):
-    """Re-hash `units` of a hashed layer into its tables (see ``refresh_tables``), a
-    block of units at a time, so that the codes held at once stay REFRESH_CHUNK rows
-    however wide the layer; SRP codes come from one BLAS product per block. Returns
-    the hashing operations spent.
+    """Re-hash `units` of a hashed layer into its tables, a block of units at a
+    time, so that the codes held at once stay REFRESH_CHUNK rows however wide the
+    layer; SRP codes come from one BLAS product per block. Returns the hashing
+    operations spent.
+
+    A full rebuild hashes the blocks in id order, which reads W in address order
+    (``hash_units``), then fills the tables in the order `units` gives
+    (``fill_tables``); otherwise the changed units move between buckets
+    (``refresh_tables``).
 
     Parameters
     ----------
@@ -301,14 +309,19 @@ def refresh_layer(network, layer, W, b, state, units, full, seed, n_threads):
     srp = state["family"] == "srp"
     if srp and full and state["mips"]:
         reset_mips_scale(W, b, state, REFRESH_CHUNK)
-    for i, start in enumerate(range(0, max(len(units), 1), REFRESH_CHUNK)):
-        chunk = units[start:start + REFRESH_CHUNK]
+    blocks = np.arange(W.shape[0], dtype=np.int64) if full else units
+    for i, start in enumerate(range(0, max(len(blocks), 1), REFRESH_CHUNK)):
+        chunk = blocks[start:start + REFRESH_CHUNK]
         codes = None
         if srp:
             codes = srp_key_codes(W, b, state, chunk)
             ops += codes.size * (W.shape[1] + 1)
-        ops += refresh_tables(network, layer, chunk, full and i == 0, seed + i,
-                              n_threads, codes)
+        if full:
+            ops += hash_units(network, layer, chunk, n_threads, codes)
+        else:
+            ops += refresh_tables(network, layer, chunk, seed + i, n_threads, codes)
+    if full:
+        fill_tables(network, layer, units, seed, n_threads)
     return ops
 
 

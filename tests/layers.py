@@ -15,9 +15,9 @@ N_UNITS, DIM, N_QUERIES, BUDGET = 500, 32, 200, 25
 
 def build(W, b, *, family="srp", mips=False, selection="collisions", policy="fifo", bits=6,
           n_tables=16, bucket_size=128, window=8, budget=BUDGET, candidates=None,
-          seed=0, key_set=None):
-    """A one-layer network whose only layer is hashed, its tables built from W, b.
-    Returns (network, hash state)."""
+          seed=0, key_set=None, n_threads=1):
+    """A one-layer network whose only layer is hashed, its tables built from W, b
+    on `n_threads`. Returns (network, hash state)."""
     n_units, dim = W.shape
     rng = np.random.RandomState(seed)
     state = make_hash_state(dim, n_units, family=family, bits_per_table=bits,
@@ -28,7 +28,7 @@ def build(W, b, *, family="srp", mips=False, selection="collisions", policy="fif
                   None if candidates is None else [candidates], [np.zeros_like(W)],
                   [np.zeros_like(b)], [np.zeros(n_units, dtype=np.int32)])
     refresh_layer(net, 0, W, b, state, rng.permutation(n_units).astype(np.int64), True,
-                  seed + 1000, 1)
+                  seed + 1000, n_threads)
     return net, state
 
 

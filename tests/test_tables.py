@@ -19,7 +19,7 @@ from layers import (BUDGET, DIM, N_QUERIES, N_UNITS, build, dense_problem, dense
 
 def _offered(state, order, table=0):
     """Per bucket, the units hashed into it, in insertion order."""
-    home = state["home"][:, table]
+    home = state["home"][table]
     buckets = {}
     for u in order:
         buckets.setdefault(int(home[u]), []).append(int(u))
@@ -100,7 +100,7 @@ def test_incremental_refresh_matches_a_rebuild(family):
     refresh_layer(fresh_net, 0, W_fresh, b_fresh, fresh,
                   np.arange(n_units, dtype=np.int64), True, 0, 1)
     np.testing.assert_array_equal(state["home"], fresh["home"])
-    assert (state["home"][changed] != -1).all()
+    assert (state["home"][:, changed] != -1).all()
     for t in range(6):
         for bucket in range(16):
             got = state["ids"][t, bucket, :state["fill"][t, bucket]]
@@ -147,7 +147,40 @@ def test_srp_tables_need_the_codes_from_blas():
     W, b, _ = dense_problem(0)
     net, _ = build(W, b)
     with pytest.raises(ValueError, match="codes must be given"):
-        refresh_tables(net, 0, np.arange(N_UNITS, dtype=np.int64), True, 0, 1)
+        refresh_tables(net, 0, np.arange(N_UNITS, dtype=np.int64), 0, 1)
+
+
+def test_fill_tables_refuses_what_would_write_out_of_bounds():
+    """The rebuild's second step takes every unit once, each with a bucket from
+    the first step, before any nogil loop writes a bucket."""
+    from sklsh._kernels._tables import fill_tables
+    W, b, _ = dense_problem(0)
+    net, state = build(W, b)
+    order = np.arange(N_UNITS, dtype=np.int64)
+    for bad in (order[1:], np.r_[order[1:], 1], np.r_[order[:-1], N_UNITS]):
+        with pytest.raises(ValueError):
+            fill_tables(net, 0, bad, 0, 1)
+    state["home"][3, 5] = -1
+    with pytest.raises(ValueError, match="has no bucket"):
+        fill_tables(net, 0, order, 0, 1)
+
+
+@pytest.mark.parametrize("policy", ["fifo", "reservoir"])
+def test_tables_are_the_same_on_any_number_of_threads(policy):
+    """A thread per table, each table drawing from its own stream: a rebuild and a
+    refresh leave the same buckets on 1 and on 3 threads."""
+    W0, b, _ = dense_problem(2)
+    moved = W0 + np.random.RandomState(0).normal(scale=0.5, size=W0.shape)
+    changed = np.arange(0, N_UNITS, 3, dtype=np.int64)
+    states = []
+    for n_threads in (1, 3):
+        W = W0.copy()
+        net, state = build(W, b, bucket_size=4, policy=policy, n_threads=n_threads)
+        W[changed] = moved[changed]
+        refresh_layer(net, 0, W, b, state, changed, False, 11, n_threads)
+        states.append(state)
+    for key in ("ids", "fill", "seen", "home", "sketch"):
+        np.testing.assert_array_equal(states[0][key], states[1][key])
 
 
 @pytest.mark.parametrize("selection", ["collisions", "union", "sketch"])
@@ -193,11 +226,8 @@ def test_tables_rebuilt_in_blocks_hold_the_same_units(mips, monkeypatch):
     np.testing.assert_array_equal(blocks["home"], one["home"])
     np.testing.assert_array_equal(blocks["fill"], one["fill"])
     assert blocks["scale"][0] == one["scale"][0]
-    for t in range(one["ids"].shape[0]):
-        for bucket in np.flatnonzero(one["fill"][t]):
-            n = one["fill"][t, bucket]
-            np.testing.assert_array_equal(np.sort(blocks["ids"][t, bucket, :n]),
-                                          np.sort(one["ids"][t, bucket, :n]))
+    # the blocks are hashed before any bucket is filled, in the same order
+    np.testing.assert_array_equal(blocks["ids"], one["ids"])
 
 
 def test_prefix_table_changes_the_speed_not_the_choice():

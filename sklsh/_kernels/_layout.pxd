@@ -54,7 +54,8 @@ cdef struct Tables:
     int *ids                # (L, n_buckets, bucket_size) unit ids
     int *fill               # (L, n_buckets) ids held
     int64_t *seen           # (L, n_buckets) ids ever offered (FIFO cursor, reservoir)
-    int *home               # (n_units, L) bucket a unit was last hashed to
+    int *home               # (L, n_units) bucket a unit was last hashed to: table-major,
+                            # so that a refresh walks each table's own span
     uint64_t *sketch        # (n_units, n_words) all K * L codes of a unit, packed
     uint64_t *prefix        # (n_units,) the first word of each sketch, side by side:
                             # a first pass over many units reads 8 bytes of each

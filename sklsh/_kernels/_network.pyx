@@ -207,7 +207,7 @@ cdef class Network:
                                      write)
             T.seen = <int64_t *> checked(h["seen"], np.int64,
                                          (s.n_tables, T.n_buckets), write)
-            T.home = <int *> checked(h["home"], np.int32, (layer.n_out, s.n_tables),
+            T.home = <int *> checked(h["home"], np.int32, (s.n_tables, layer.n_out),
                                      write)
         elif layer.selection != SKETCH:
             raise ValueError(

@@ -1,6 +1,5 @@
 from libc.stdint cimport uint64_t
 from ._layout cimport Tables
 
-cdef void clear(Tables *T, int n_tables, int n_units) noexcept nogil
 cdef void insert(Tables *T, int t, int bucket, int unit, uint64_t *rng) noexcept nogil
 cdef void remove(Tables *T, int t, int bucket, int unit) noexcept nogil

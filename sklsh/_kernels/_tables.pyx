@@ -6,7 +6,8 @@ between batches, and packing query codes into buckets and sketches.
 A bucket is a short array and its fill count. When a full bucket is offered another
 unit it either overwrites its oldest slot (FIFO, a ring cursor) or keeps a uniform
 sample of all units offered (reservoir). Only the training driver writes tables, between
-batches and on one thread; the Hogwild workers only read them.
+batches (a thread per table, each with its own random stream); the Hogwild workers only
+read them.
 """
 import numpy as np
 
@@ -14,21 +15,11 @@ from cython cimport floating
 from cython.parallel cimport prange, parallel
 from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport malloc, free
-from libc.string cimport memset
 
 from ._layout cimport Layer, Tables, FIFO, SRP
 from ._hashing cimport key_buckets, pack_sketch, pack
 from ._network cimport Network
 from ._random cimport splitmix64, stream
-
-
-cdef void clear(Tables *T, int n_tables, int n_units) noexcept nogil:
-    cdef int64_t n_slots = <int64_t>n_tables * T.n_buckets
-    memset(T.fill, 0, n_slots * sizeof(int))
-    memset(T.seen, 0, n_slots * sizeof(int64_t))
-    cdef int64_t i
-    for i in range(<int64_t>n_units * n_tables):
-        T.home[i] = -1
 
 
 cdef void insert(Tables *T, int t, int bucket, int unit, uint64_t *rng) noexcept nogil:
@@ -126,36 +117,30 @@ def pack_codes(Network net, int l, const int[:, ::1] codes):
     return np.asarray(buckets), np.asarray(sketch)
 
 
-def refresh_tables(Network net, int l, const int64_t[::1] units, bint full,
-                   uint64_t seed, int n_threads, const int[:, ::1] codes=None):
-    """Re-hash `units` of a hashed layer into its tables and sketches (its sketches
-    alone when its state keeps no buckets).
-
-    With `full`, the tables are emptied first and `units` are inserted afresh, in the
-    order given (which matters for FIFO buckets); the caller then inserts the rest of
-    the layer's units, if `units` was not all of them (a rebuild in blocks). Otherwise
-    each unit leaves the buckets it was in and enters its new ones.
-    An SRP layer's `codes` (the units' K * L codes) must be given: they are one matrix
-    product, which ``sklsh._training.refresh_layer`` has BLAS do, MIPS scale included.
-    A WTA, DWTA or DOPH layer's codes are computed here. Returns the hashing operations
-    spent here.
-    """
+cdef Layer *_checked_layer(Network net, int l, const int64_t[::1] units,
+                           int n_threads) except NULL:
+    """Layer l of a trainable network, once `units` and `n_threads` are valid."""
     if not net.trainable:
         raise ValueError("this network was built for inference only")
     if not 0 <= l < net.n_layers or not net.layers[l].hashed:
         raise ValueError(f"layer {l} is not hashed")
     cdef Layer *layer = &net.layers[l]
-    cdef Py_ssize_t u, e, n = units.shape[0]
-    cdef int t, nt = layer.spec.n_tables, old, new
-    cdef int64_t j
-    cdef uint64_t rng = stream(seed, 0)
-    cdef int[::1] failed = np.zeros(1, dtype=np.int32)
     units_arr = np.asarray(units)
-    if n and (units_arr.min() < 0 or units_arr.max() >= layer.n_out):
+    if units_arr.size and (units_arr.min() < 0 or units_arr.max() >= layer.n_out):
         raise ValueError("unit ids out of range")
     if n_threads < 1:
         raise ValueError("n_threads must be positive")
-    cdef int KL = nt * layer.spec.n_hashes
+    return layer
+
+
+cdef object _keys(Layer *layer, bint is_float, const int64_t[::1] units,
+                  int n_threads, const int[:, ::1] codes):
+    """The sketches of `units` (written into the layer) and their bucket in each
+    table, returned as an (n, n_tables) array: from the SRP `codes` given, or hashed
+    here for the other families. Returns (buckets, hashing operations)."""
+    cdef Py_ssize_t u, n = units.shape[0]
+    cdef int nt = layer.spec.n_tables, KL = nt * layer.spec.n_hashes
+    cdef int[::1] failed = np.zeros(1, dtype=np.int32)
     if layer.spec.family == SRP and codes is None:
         raise ValueError("an SRP layer's codes must be given "
                          "(sklsh._training.refresh_layer)")
@@ -167,36 +152,115 @@ def refresh_tables(Network net, int l, const int64_t[::1] units, bint full,
     cdef bint kept = layer.tables.ids != NULL       # (buckets kept: see Tables)
     with nogil:
         if codes is not None:
-            for u in range(n):
+            # (units are distinct: each thread writes its own units' sketches)
+            for u in prange(n, schedule='static', num_threads=n_threads):
                 if kept:
                     pack(&layer.spec, &codes[u, 0], bp + u * nt)
                 store_sketch(layer, up[u], &codes[u, 0])
         elif n:
-            if net.is_float:
+            if is_float:
                 _hash_units(layer, <float *> layer.W, up, n, bp, n_threads, &failed[0])
             else:
                 _hash_units(layer, <double *> layer.W, up, n, bp, n_threads, &failed[0])
-        if not failed[0] and kept:
-            if full:
-                clear(&layer.tables, nt, layer.n_out)
-            for t in range(nt):
-                for e in range(n):
-                    # each table meets the units from its own starting point, so that
-                    # full FIFO buckets do not evict the same units in every table
-                    u = e + (<Py_ssize_t>t * n) // nt
-                    if u >= n:
-                        u -= n
-                    j = up[u]
-                    old = layer.tables.home[j * nt + t]
-                    new = bp[u * nt + t]
-                    if old == new:
-                        continue
-                    if old >= 0:
-                        remove(&layer.tables, t, old, <int>j)
-                    insert(&layer.tables, t, new, <int>j, &rng)
-                    layer.tables.home[j * nt + t] = new
     if failed[0]:
         raise MemoryError("could not allocate the hashing buffers")
-    if codes is not None:
-        return n * KL
-    return n * layer.spec.n_perms * layer.n_in
+    return np.asarray(buckets), n * (KL if codes is not None
+                                     else layer.spec.n_perms * layer.n_in)
+
+
+def refresh_tables(Network net, int l, const int64_t[::1] units, uint64_t seed,
+                   int n_threads, const int[:, ::1] codes=None):
+    """Re-hash `units` of a hashed layer into its tables and sketches (its sketches
+    alone when its state keeps no buckets): each unit leaves the buckets it was in
+    and enters its new ones. A whole layer is rebuilt by :func:`hash_units` and
+    :func:`fill_tables` instead.
+
+    An SRP layer's `codes` (the units' K * L codes) must be given: they are one matrix
+    product, which ``sklsh._training.refresh_layer`` has BLAS do, MIPS scale included.
+    A WTA, DWTA or DOPH layer's codes are computed here. Returns the hashing operations
+    spent here.
+    """
+    cdef Layer *layer = _checked_layer(net, l, units, n_threads)
+    buckets_arr, ops = _keys(layer, net.is_float, units, n_threads, codes)
+    cdef int[:, ::1] buckets = buckets_arr
+    cdef Py_ssize_t e, n = units.shape[0]
+    cdef int t, nt = layer.spec.n_tables, old, new
+    cdef int64_t j
+    cdef uint64_t rng
+    if layer.tables.ids == NULL or n == 0:
+        return ops
+    with nogil:
+        # tables share no slot, and a table's draws come from its own stream: the
+        # same tables whatever the number of threads
+        for t in prange(nt, schedule='dynamic', num_threads=n_threads):
+            rng = stream(seed, <uint64_t>t)
+            for e in range(n):
+                j = units[e]
+                old = layer.tables.home[<int64_t>t * layer.n_out + j]
+                new = buckets[e, t]
+                if old == new:
+                    continue
+                if old >= 0:
+                    remove(&layer.tables, t, old, <int>j)
+                insert(&layer.tables, t, new, <int>j, &rng)
+                layer.tables.home[<int64_t>t * layer.n_out + j] = new
+    return ops
+
+
+def hash_units(Network net, int l, const int64_t[::1] units, int n_threads,
+               const int[:, ::1] codes=None):
+    """The first step of rebuilding a layer's tables: the sketches of `units` and the
+    bucket each table is to hold it in (its home), the buckets themselves left alone
+    until :func:`fill_tables`. A layer is hashed in blocks of units in id order, which
+    reads its weights in address order. `codes` as for :func:`refresh_tables`;
+    returns the hashing operations spent here."""
+    cdef Layer *layer = _checked_layer(net, l, units, n_threads)
+    buckets_arr, ops = _keys(layer, net.is_float, units, n_threads, codes)
+    cdef int[:, ::1] buckets = buckets_arr
+    cdef Py_ssize_t e, n = units.shape[0]
+    cdef int t, nt = layer.spec.n_tables
+    if layer.tables.ids == NULL:
+        return ops
+    with nogil:
+        for t in prange(nt, schedule='static', num_threads=n_threads):
+            for e in range(n):
+                layer.tables.home[<int64_t>t * layer.n_out + units[e]] = buckets[e, t]
+    return ops
+
+
+def fill_tables(Network net, int l, const int64_t[::1] order, uint64_t seed,
+                int n_threads):
+    """Empty a layer's buckets and offer them every unit, in `order` (all units once
+    each; the order matters to full FIFO buckets), each to the bucket
+    :func:`hash_units` gave it in each table. Each table meets the units from its own
+    starting point in `order`, so that full FIFO buckets do not evict the same units
+    in every table."""
+    cdef Layer *layer = _checked_layer(net, l, order, n_threads)
+    cdef Py_ssize_t e, u, n = order.shape[0]
+    cdef int t, nt = layer.spec.n_tables
+    cdef int64_t j, slot, n_buckets = layer.tables.n_buckets
+    cdef uint64_t rng
+    if n != layer.n_out or (n and not (np.bincount(order, minlength=n) == 1).all()):
+        raise ValueError(f"order must hold each of the layer's {layer.n_out} units once")
+    if layer.tables.ids == NULL:
+        return
+    cdef bint bad = False
+    with nogil:
+        for slot in range(<int64_t>nt * n):
+            if not 0 <= layer.tables.home[slot] < n_buckets:
+                bad = True
+    if bad:
+        raise ValueError("a unit has no bucket: hash_units must see every unit first")
+    with nogil:
+        for t in prange(nt, schedule='dynamic', num_threads=n_threads):
+            rng = stream(seed, <uint64_t>t)
+            for slot in range(t * n_buckets, (t + 1) * n_buckets):
+                layer.tables.fill[slot] = 0
+                layer.tables.seen[slot] = 0
+            for e in range(n):
+                u = e + (<Py_ssize_t>t * n) // nt
+                if u >= n:
+                    u = u - n       # (an assignment: `-=` would make u a reduction)
+                j = order[u]
+                insert(&layer.tables, t, layer.tables.home[<int64_t>t * n + j],
+                       <int>j, &rng)
