@@ -2,8 +2,11 @@
 float32 matrix product (the bound a dense network's training approaches) and the
 bandwidth of a large copy (the bound of kernels that stream weights), and the
 multiply-adds a training example costs, counted as sklsh's ``mult_fraction_``
-counts them. A benchmark reports its models' useful rates against these."""
+counts them. A benchmark reports its models' useful rates against these, and each
+run's peak memory (``peak_rss_mb``). NumPy alone: the peers' environments import it."""
+import resource
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -50,3 +53,20 @@ def training_macs(layer_units):
     gradient of every layer and the input gradient of all but the first."""
     pairs = list(zip(layer_units[:-1], layer_units[1:]))
     return sum(a * b * (2 if l == 0 else 3) for l, (a, b) in enumerate(pairs))
+
+
+def peak_rss_mb():
+    """Peak resident memory of this process's address space (VmHWM), in MB.
+
+    Not ru_maxrss: Linux keeps a process's ru_maxrss across exec, so a child of a
+    parent holding a large data set starts with the parent's resident size as its
+    ru_maxrss; VmHWM belongs to the address space that exec made."""
+    fallback = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:         # no /proc: not Linux, where ru_maxrss is the peak
+        return fallback
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return fallback

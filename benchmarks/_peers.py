@@ -49,6 +49,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from _machine import peak_rss_mb  # noqa: F401 (the peers' runs and bench_vs_mlp read it here)
+
 REPO = Path(__file__).resolve().parent.parent
 TOP_K = 5
 KS = (1, 3, 5)
@@ -150,23 +152,6 @@ class CaptureFd:
         self.text = self._file.read().decode("utf-8", "replace")
         self._file.close()
         return False
-
-
-def peak_rss_mb():
-    """Peak resident memory of this process's address space (VmHWM), in MB.
-
-    Not ru_maxrss: Linux keeps a process's ru_maxrss across exec, so a child of a
-    parent holding a large data set starts with the parent's resident size as its
-    ru_maxrss; VmHWM belongs to the address space that exec made."""
-    fallback = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    try:
-        status = Path("/proc/self/status").read_text()
-    except OSError:         # no /proc: not Linux, where ru_maxrss is the peak
-        return fallback
-    for line in status.splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return fallback
 
 
 def log(*parts):

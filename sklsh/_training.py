@@ -223,11 +223,11 @@ class Trainer:
             changed = np.flatnonzero(self.touched[l] > last)
             rebuild = full or 2 * changed.size > n_units
             units = (rng.permutation(n_units) if rebuild else changed).astype(np.int64)
-            # no Hogwild thread runs now: the SRP keys' products get every thread
-            with _get_threadpool_controller().limit(limits=n_threads, user_api="blas"):
-                ops = refresh_layer(self.network, l, self.weights[l], self.biases[l], h,
-                                    units, rebuild, _seed(rng), n_threads)
-            self.tally.add(0, 0, ops)
+            # (BLAS stays on one thread here too: its threads spin after each product
+            # and take the cores from the kernels' threads that hash and fill)
+            self.tally.add(0, 0, refresh_layer(self.network, l, self.weights[l],
+                                               self.biases[l], h, units, rebuild,
+                                               _seed(rng), n_threads))
         self.schedule["last"] = self.schedule["batches"]
 
     def blas_threads(self, batch_size):
