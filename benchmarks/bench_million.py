@@ -4,7 +4,8 @@ PyTorch model of the same shape, each in a fresh process of its own.
 
 Data: ``make_extreme_classification(power=0)``, classes drawn uniformly (a fixture
 for scale, not evidence of quality: at 20k rows most of a million classes are never
-seen, so no precision is reported). Network: n_features -> hidden (ReLU) ->
+seen, so no precision is reported; 60 words a row give about 38 distinct
+non-zeros). Network: n_features -> hidden (ReLU) ->
 n_classes, every class an output (``partial_fit(..., classes=range(n_classes))``).
 
 sklsh: the output layer hashed (``--sklsh-params``, on top of ``batch_size`` and
@@ -229,7 +230,8 @@ def main(argv=None):
     p.add_argument("--classes", type=int, default=1_000_000)
     p.add_argument("--samples", type=int, default=20_000)
     p.add_argument("--features", type=int, default=100_000)
-    p.add_argument("--nnz", type=int, default=38)
+    p.add_argument("--nnz", type=int, default=60,
+                   help="words drawn per row (about 38 distinct non-zeros at 60)")
     p.add_argument("--noise", type=float, default=0.3)
     p.add_argument("--hidden", default="128", help="comma-separated hidden sizes")
     p.add_argument("--threads", default="2", help="comma-separated thread counts")

@@ -3,6 +3,7 @@ script the package has moved away from fails here, not in the next session's tim
 run. Nothing is timed; the figures of docs/ come from the scripts' full runs."""
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -108,3 +109,20 @@ def test_bench_pickle_reports_identical_predictions(tmp_path):
     # digits' hashed hidden layer: packed, and with buckets mostly empty slots
     assert rows[0]["pickle_mb"] < rows[0]["whole_mb"]
     assert all(r["pickle_mb"] < r["whole_mb"] / 5 for r in rows[1:4])
+
+
+def test_bench_million_reports_rates_and_memory(tmp_path):
+    out = tmp_path / "million.md"
+    run_script("bench_million.py", "--classes", "5000", "--samples", "600",
+               "--features", "2000", "--hidden", "16", "--threads", "1,2",
+               "--models", "sklsh", "--epochs", "2", "--out", str(out))
+    result = json.loads(out.with_suffix(".json").read_text())
+    assert [(r["threads"], r["model"]) for r in result["rows"]] == [(1, "sklsh"),
+                                                                    (2, "sklsh")]
+    for row in result["rows"]:
+        assert "error" not in row, row.get("error")
+        assert len(row["seconds"]) == 2 and row["examples_per_s"] > 0
+        # what the memory check counts is the model's, below the process's peak
+        assert 0 < row["counted_mb"] < row["peak_mb"]
+        assert 0 < row["mult_fraction"] < 0.05 and row["weight_gbps"] > 0
+    assert re.search(r"sklsh on 2 threads \d+\.\d\dx its rate on 1", out.read_text())

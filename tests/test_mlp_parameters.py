@@ -471,3 +471,15 @@ def test_new_parameters_are_validated():
                    dict(nesterovs_momentum="yes")):
         with pytest.raises(InvalidParameterError):
             LSHMLPRegressor(**params).fit(X, y)
+
+
+def test_auto_output_budget_stops_growing_with_the_classes():
+    """'auto' computes 2% of a hashed output layer, at most 2048 units: past 102,400
+    classes an example's work no longer grows with them; a fraction given is kept."""
+    clf = LSHMLPClassifier(hidden_layer_sizes=(8,))
+    budgets = {n: clf._plan([10, 8, n])[-1].budget for n in (5000, 100_000, 10**6)}
+    assert budgets == {5000: 100, 100_000: 2000, 10**6: 2048}
+    assert clf._plan([10, 8, 10**6])[-1].candidates == 3 * 2048
+    assert clf._plan([10, 8, 10**6])[0].budget == 8               # hidden: dense
+    clf.set_params(active_fraction=[1.0, 0.02])
+    assert clf._plan([10, 8, 10**6])[-1].budget == 20_000
