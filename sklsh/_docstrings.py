@@ -122,7 +122,8 @@ PARAMETERS = """
         ``hash_output``), 0.02 of the outputs, at most 2048 of them: hashing
         pays where a layer is far wider than the units an example needs, as an
         output layer of many classes is, and past 102,400 classes the cap keeps an
-        example's work from growing with the classes. Hashed hidden layers (the KDD 2017 setting) are asked for with a float
+        example's work from growing with the classes. Hashed hidden layers (the
+        KDD 2017 setting) are asked for with a float
         or a list.
 
     hash_family : {{'srp', 'wta', 'dwta', 'doph'}}, default='srp'

@@ -117,6 +117,15 @@ def pack_codes(Network net, int l, const int[:, ::1] codes):
     return np.asarray(buckets), np.asarray(sketch)
 
 
+cdef inline Py_ssize_t _from_own_start(Py_ssize_t e, int t, Py_ssize_t n,
+                                       int nt) noexcept nogil:
+    """The e-th of n units that table t of nt meets: each table starts at its own
+    point of the list, so that full FIFO buckets do not evict the same units in every
+    table."""
+    cdef Py_ssize_t u = e + (<Py_ssize_t>t * n) // nt
+    return u - n if u >= n else u
+
+
 cdef Layer *_checked_layer(Network net, int l, const int64_t[::1] units,
                            int n_threads) except NULL:
     """Layer l of a trainable network, once `units` and `n_threads` are valid."""
@@ -183,7 +192,7 @@ def refresh_tables(Network net, int l, const int64_t[::1] units, uint64_t seed,
     cdef Layer *layer = _checked_layer(net, l, units, n_threads)
     buckets_arr, ops = _keys(layer, net.is_float, units, n_threads, codes)
     cdef int[:, ::1] buckets = buckets_arr
-    cdef Py_ssize_t e, n = units.shape[0]
+    cdef Py_ssize_t e, u, n = units.shape[0]
     cdef int t, nt = layer.spec.n_tables, old, new
     cdef int64_t j
     cdef uint64_t rng
@@ -195,9 +204,10 @@ def refresh_tables(Network net, int l, const int64_t[::1] units, uint64_t seed,
         for t in prange(nt, schedule='dynamic', num_threads=n_threads):
             rng = stream(seed, <uint64_t>t)
             for e in range(n):
-                j = units[e]
+                u = _from_own_start(e, t, n, nt)
+                j = units[u]
                 old = layer.tables.home[<int64_t>t * layer.n_out + j]
-                new = buckets[e, t]
+                new = buckets[u, t]
                 if old == new:
                     continue
                 if old >= 0:
@@ -232,11 +242,9 @@ def fill_tables(Network net, int l, const int64_t[::1] order, uint64_t seed,
                 int n_threads):
     """Empty a layer's buckets and offer them every unit, in `order` (all units once
     each; the order matters to full FIFO buckets), each to the bucket
-    :func:`hash_units` gave it in each table. Each table meets the units from its own
-    starting point in `order`, so that full FIFO buckets do not evict the same units
-    in every table."""
+    :func:`hash_units` gave it in each table."""
     cdef Layer *layer = _checked_layer(net, l, order, n_threads)
-    cdef Py_ssize_t e, u, n = order.shape[0]
+    cdef Py_ssize_t e, n = order.shape[0]
     cdef int t, nt = layer.spec.n_tables
     cdef int64_t j, slot, n_buckets = layer.tables.n_buckets
     cdef uint64_t rng
@@ -258,9 +266,6 @@ def fill_tables(Network net, int l, const int64_t[::1] order, uint64_t seed,
                 layer.tables.fill[slot] = 0
                 layer.tables.seen[slot] = 0
             for e in range(n):
-                u = e + (<Py_ssize_t>t * n) // nt
-                if u >= n:
-                    u = u - n       # (an assignment: `-=` would make u a reduction)
-                j = order[u]
+                j = order[_from_own_start(e, t, n, nt)]
                 insert(&layer.tables, t, layer.tables.home[<int64_t>t * n + j],
                        <int>j, &rng)
