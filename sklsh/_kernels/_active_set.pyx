@@ -12,8 +12,8 @@ from cython cimport floating
 from libc.stdint cimport int64_t, uint64_t
 
 from ._layout cimport Layer, Tables, COLLISIONS, UNION, SKETCH
-from ._vec cimport (sk_prefix_sample, sk_prefix_select, sk_prefix_shared,
-                   sk_sketch_matches)
+from ._vec cimport (sk_prefix_at_cut, sk_prefix_sample, sk_prefix_select,
+                   sk_prefix_shared, sk_sketch_matches)
 from ._random cimport below
 
 
@@ -175,9 +175,11 @@ cdef int prefix_pass(const Layer *layer, uint64_t q0, int c, int ties, int start
                     n += 1
         return n
     n_kept = sk_prefix_select(q0, T.prefix, 0, units, T.lsb, bits, first, c, s.cand)
+    if not all_ties:    # which are at the cut, into count (free until the second pass)
+        sk_prefix_at_cut(q0, T.prefix, s.cand, n_kept, T.lsb, bits, first, c, s.count)
     for e in range(n_kept):
         j = s.cand[e]
-        tie = not all_ties and sk_prefix_shared(q0, T.prefix[j], T.lsb, bits, first) == c
+        tie = not all_ties and s.count[e]
         if passes(s, j, tie, start, units, ties):
             s.cand[n] = j
             n += 1

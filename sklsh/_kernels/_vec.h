@@ -202,9 +202,42 @@ static void sk_sketch_matches_avx2(const uint64_t *q, const uint64_t *sketch,
 }
 #endif
 
+#if defined(SKLSH_AVX2_POPCOUNT) && (__GNUC__ >= 8)
+#define SKLSH_AVX512_POPCOUNT 1
+/* CPUs with a vector popcount (AVX-512 VPOPCNTDQ: Ice Lake, Zen 4 and later) count
+ * eight words an instruction, a fifth of the work of the nibble lookups; the last,
+ * partial block is read through a mask, so any whole number of words qualifies. */
+__attribute__((target("avx512f,avx512vpopcntdq")))
+static void sk_sketch_matches_avx512(const uint64_t *q, const uint64_t *sketch,
+                                     const int *ids, int n_units, int n_words,
+                                     int n_codes, int *out) {
+    const __mmask8 tail = (__mmask8)((1u << (n_words % 8 ? n_words % 8 : 8)) - 1);
+    for (int j = 0; j < n_units; j++) {
+        const uint64_t *k = sketch + (int64_t)(ids ? ids[j] : j) * n_words;
+        if (ids && j + SKLSH_AHEAD < n_units)
+            sk_prefetch(sketch + (int64_t)ids[j + SKLSH_AHEAD] * n_words, 8 * n_words);
+        __m512i acc = _mm512_setzero_si512();
+        int w = 0;
+        for (; w + 8 < n_words; w += 8)
+            acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(_mm512_xor_si512(
+                _mm512_loadu_si512(q + w), _mm512_loadu_si512(k + w))));
+        acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(_mm512_xor_si512(
+            _mm512_maskz_loadu_epi64(tail, q + w), _mm512_maskz_loadu_epi64(tail, k + w))));
+        out[j] = n_codes - (int)_mm512_reduce_add_epi64(acc);
+    }
+}
+#endif
+
 static void sk_sketch_matches(const uint64_t *q, const uint64_t *sketch, const int *ids,
                               int n_units, int n_words, uint64_t lsb, int code_bits,
                               int n_codes, int *out) {
+#ifdef SKLSH_AVX512_POPCOUNT
+    if (code_bits == 1 && n_codes == 64 * n_words && n_words > 0
+            && __builtin_cpu_supports("avx512vpopcntdq")) {
+        sk_sketch_matches_avx512(q, sketch, ids, n_units, n_words, n_codes, out);
+        return;
+    }
+#endif
 #ifdef SKLSH_AVX2_POPCOUNT
     if (code_bits == 1 && n_codes == 64 * n_words && n_words % 4 == 0
             && __builtin_cpu_supports("avx2")) {
@@ -238,6 +271,15 @@ SKLSH_CLONES static void sk_prefix_sample(uint64_t q0, const uint64_t *prefix, i
     for (int c = 0; c <= n_codes; c++) hist[c] = 0;
     for (int j = 0; j < n_units; j += stride)
         hist[sk_prefix_shared(q0, prefix[j], lsb, code_bits, n_codes)]++;
+}
+
+/* at[e]: whether prefix[ids[e]] shares exactly c codes with q0, for e < n (# OUT at).
+ * Here and not in the Cython caller so that the popcount is an instruction. */
+SKLSH_CLONES static void sk_prefix_at_cut(uint64_t q0, const uint64_t *prefix,
+                                          const int *ids, int n, uint64_t lsb,
+                                          int code_bits, int n_codes, int c, int *at) {
+    for (int e = 0; e < n; e++)
+        at[e] = sk_prefix_shared(q0, prefix[ids[e]], lsb, code_bits, n_codes) == c;
 }
 
 /* Append to out, in order, the j in [lo, hi) whose prefix shares at least c codes
@@ -301,8 +343,48 @@ static int sk_prefix_select_avx2(uint64_t q0, const uint64_t *prefix, int lo, in
 }
 #endif
 
+#ifdef SKLSH_AVX512_POPCOUNT
+/* sk_prefix_select, sixteen units a step; the kept ids of a step are packed in a
+ * register and stored whole (out has room: fewer were kept than units passed), which
+ * costs no branch on the (unpredictable) few kept. */
+__attribute__((target("avx512f,avx512vpopcntdq")))
+static int sk_prefix_select_avx512(uint64_t q0, const uint64_t *prefix, int lo, int hi,
+                                   uint64_t lsb, int code_bits, int n_codes, int c,
+                                   int *out) {
+    const __m512i q = _mm512_set1_epi64((long long)q0);
+    const __m512i m = _mm512_set1_epi64((long long)sk_prefix_mask(lsb, code_bits, n_codes));
+    const __m512i lim = _mm512_set1_epi64(n_codes - c);   /* differing codes allowed */
+    const __m512i step = _mm512_set1_epi32(16);
+    __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(lo), _mm512_setr_epi32(
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    int n = 0, j = lo;
+    for (; j + 16 <= hi; j += 16) {
+        __m512i x0 = _mm512_xor_si512(_mm512_loadu_si512(prefix + j), q);
+        __m512i x1 = _mm512_xor_si512(_mm512_loadu_si512(prefix + j + 8), q);
+        __m512i y0 = x0, y1 = x1;
+        for (int s = 1; s < code_bits; s++) {
+            y0 = _mm512_or_si512(y0, _mm512_srli_epi64(x0, s));
+            y1 = _mm512_or_si512(y1, _mm512_srli_epi64(x1, s));
+        }
+        __mmask16 keep = (__mmask16)(
+            _mm512_cmple_epu64_mask(_mm512_popcnt_epi64(_mm512_and_si512(y0, m)), lim)
+            | (unsigned)_mm512_cmple_epu64_mask(
+                _mm512_popcnt_epi64(_mm512_and_si512(y1, m)), lim) << 8);
+        _mm512_storeu_si512(out + n, _mm512_maskz_compress_epi32(keep, idx));
+        n += __builtin_popcount((unsigned)keep);
+        idx = _mm512_add_epi32(idx, step);
+    }
+    return n + sk_prefix_select_scalar(q0, prefix, j, hi, lsb, code_bits, n_codes, c,
+                                       out + n);
+}
+#endif
+
 static int sk_prefix_select(uint64_t q0, const uint64_t *prefix, int lo, int hi,
                             uint64_t lsb, int code_bits, int n_codes, int c, int *out) {
+#ifdef SKLSH_AVX512_POPCOUNT
+    if (__builtin_cpu_supports("avx512vpopcntdq"))
+        return sk_prefix_select_avx512(q0, prefix, lo, hi, lsb, code_bits, n_codes, c, out);
+#endif
 #ifdef SKLSH_AVX2_POPCOUNT
     if (__builtin_cpu_supports("avx2"))
         return sk_prefix_select_avx2(q0, prefix, lo, hi, lsb, code_bits, n_codes, c, out);
