@@ -11,7 +11,8 @@ from libc.math cimport exp, log, log1p, tanh, fabs
 from cython cimport floating
 
 from ._layout cimport Layer, IDENTITY, LOGISTIC, TANH, RELU, SOFTMAX, SIGMOID, SQUARED
-from ._vec cimport dot, gather_dot, axpy, backward_dense, sk_prefetch, SKLSH_AHEAD as AHEAD
+from ._vec cimport (dot, gather_dot, axpy, backward_dense, sk_prefetch, sk_prefetch_write,
+                   SKLSH_AHEAD as AHEAD)
 
 
 cdef void forward(const Layer *layer, const int *in_ids, const floating *in_val,
@@ -121,7 +122,18 @@ cdef void backward(Layer *layer, const int *in_ids, const floating *in_val, int 
     cdef floating *g
     cdef floating d
     cdef int a, p, i, j, n_in = layer.n_in
-    for a in range(k):
+    cdef long row_bytes = <long>n_in * sizeof(floating)
+    # as in forward: a hashed layer's scattered rows, here its accumulators' (and the
+    # weights' again, which the forward pass's other candidates may have evicted)
+    cdef int ahead = AHEAD if in_dense and layer.hashed else 0
+    for a in range(-min(ahead, k), k):
+        if a + ahead < k and ahead:
+            j = ids[a + ahead]
+            sk_prefetch_write(gW + <Py_ssize_t>j * n_in, row_bytes)
+            if in_delta != NULL:
+                sk_prefetch(W + <Py_ssize_t>j * n_in, row_bytes)
+        if a < 0:           # (the first rows, requested before any is read)
+            continue
         d = delta[a]
         if d == 0:
             continue

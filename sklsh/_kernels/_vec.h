@@ -37,6 +37,18 @@ static inline void sk_prefetch(const void *p, long bytes) {
 #endif
 }
 
+/* The same for a row about to be written (a gradient accumulator): asked for in the
+ * state a store needs, it is not fetched twice. */
+static inline void sk_prefetch_write(void *p, long bytes) {
+#if defined(__GNUC__)
+    char *c = (char *)p;
+    if (bytes > SKLSH_PREFETCH_BYTES) bytes = SKLSH_PREFETCH_BYTES;
+    for (long i = 0; i < bytes; i += 64) __builtin_prefetch(c + i, 1, 3);
+#else
+    (void)p; (void)bytes;
+#endif
+}
+
 #if defined(__GNUC__)
 /* sum_i a[i] * b[i] with four vector accumulators: one accumulator makes each fused
  * multiply-add wait for the previous one (a chain of dependent adds), which held the

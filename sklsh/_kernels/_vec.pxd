@@ -5,6 +5,7 @@ from libc.stdint cimport uint64_t
 
 cdef extern from "_vec.h" nogil:
     void sk_prefetch(const void *p, long bytes)
+    void sk_prefetch_write(void *p, long bytes)
     int SKLSH_AHEAD
     void sk_sketch_matches(const uint64_t *q, const uint64_t *sketch, const int *ids,
                            int n_units, int n_words, uint64_t lsb, int code_bits,
