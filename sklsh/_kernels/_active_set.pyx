@@ -13,7 +13,7 @@ from libc.stdint cimport int64_t, uint64_t
 
 from ._layout cimport Layer, Tables, COLLISIONS, UNION, SKETCH
 from ._vec cimport (sk_prefix_at_cut, sk_prefix_sample, sk_prefix_select,
-                   sk_prefix_shared, sk_sketch_matches)
+                   sk_prefix_shared, sk_sketch_matches, sk_take_ranked)
 from ._random cimport below
 
 
@@ -111,15 +111,10 @@ cdef void take_ranked(Scratch *s, int n_units, int levels, int k, int *out, int 
     """Take the k - n units of highest score (count[j], 0..levels, set for every unit
     not yet taken; hist counts them per score). Ties at the threshold go in a cyclic
     order from a random start, so no unit id is favoured."""
-    cdef int need, e, j, start
+    cdef int need
     cdef int thr = threshold(s.hist, levels, k - n[0], &need)
-    start = below(rng, n_units)
-    for e in range(n_units):
-        j = start + e
-        if j >= n_units:
-            j -= n_units
-        if s.stamp[j] != s.now and kept(s.count[j], thr, &need):
-            take(s, j, out, n)
+    n[0] += sk_take_ranked(s.count, s.stamp, s.now, n_units, below(rng, n_units), thr,
+                           need, k - n[0], out + n[0])
 
 
 # A layer at least WIDE times wider than the units it ranks (a 1%-active output of

@@ -285,6 +285,31 @@ SKLSH_CLONES static void sk_prefix_sample(uint64_t q0, const uint64_t *prefix, i
         hist[sk_prefix_shared(q0, prefix[j], lsb, code_bits, n_codes)]++;
 }
 
+/* Append to out the units j < n, in cyclic order from `start`, not stamped `now`
+ * whose score[j] is above thr, and of those at thr the first `ties`, until `want`
+ * are taken (out holds that many); stamp them (# OUT out, # INOUT stamp). Returns
+ * how many. Branch-free: which units pass is as good as random, and a mispredicted
+ * branch per passing unit cost three times the loop. Every stamp is written
+ * (unchanged where the unit stays). */
+static int sk_take_ranked(const int *score, int *stamp, int now, int n, int start,
+                          int thr, int ties, int want, int *out) {
+    if (want <= 0) return 0;
+    int m = 0;
+    for (int half = 0; half < 2; half++) {
+        int lo = half ? 0 : start, hi = half ? start : n;
+        for (int j = lo; j < hi; j++) {
+            int c = score[j], at = c == thr;
+            int pass = ((c > thr) | (at & (ties > 0))) & (stamp[j] != now);
+            ties -= pass & at;
+            out[m] = j;
+            m += pass;
+            stamp[j] = pass ? now : stamp[j];
+            if (m == want) return m;
+        }
+    }
+    return m;
+}
+
 /* at[e]: whether prefix[ids[e]] shares exactly c codes with q0, for e < n (# OUT at).
  * Here and not in the Cython caller so that the popcount is an instruction. */
 SKLSH_CLONES static void sk_prefix_at_cut(uint64_t q0, const uint64_t *prefix,

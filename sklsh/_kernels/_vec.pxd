@@ -14,6 +14,8 @@ cdef extern from "_vec.h" nogil:
                           uint64_t lsb, int code_bits, int n_codes, int *hist)
     int sk_prefix_shared(uint64_t q0, uint64_t p, uint64_t lsb, int code_bits,
                          int n_codes)
+    int sk_take_ranked(const int *score, int *stamp, int now, int n, int start, int thr,
+                       int ties, int want, int *out)
     void sk_prefix_at_cut(uint64_t q0, const uint64_t *prefix, const int *ids, int n,
                           uint64_t lsb, int code_bits, int n_codes, int c, int *at)
     int sk_prefix_select(uint64_t q0, const uint64_t *prefix, int lo, int hi,
