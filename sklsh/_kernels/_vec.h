@@ -285,29 +285,76 @@ SKLSH_CLONES static void sk_prefix_sample(uint64_t q0, const uint64_t *prefix, i
         hist[sk_prefix_shared(q0, prefix[j], lsb, code_bits, n_codes)]++;
 }
 
+/* sk_take_ranked over the units [lo, hi), after m were taken (# INOUT ties); returns
+ * how many are taken then. Branch-free: which units pass is as good as random, and
+ * a mispredicted branch per passing unit cost three times the loop. Every stamp is
+ * written (unchanged where the unit stays). */
+static inline int sk_take_span(const int *score, int *stamp, int now, int lo, int hi,
+                               int thr, int *ties, int want, int *out, int m) {
+    int t = *ties;
+    for (int j = lo; j < hi && m < want; j++) {
+        int c = score[j], at = c == thr;
+        int pass = ((c > thr) | (at & (t > 0))) & (stamp[j] != now);
+        t -= pass & at;
+        out[m] = j;
+        m += pass;
+        stamp[j] = pass ? now : stamp[j];
+    }
+    *ties = t;
+    return m;
+}
+
+#ifdef SKLSH_AVX512_POPCOUNT
+#define SKLSH_AVX512_TAKE 1
+/* The k lowest set bits of x (all of them when it has no more). */
+__attribute__((target("bmi2")))
+static inline unsigned sk_lowest_bits(unsigned x, int k) {
+    return k >= 16 ? x : _pdep_u32((1u << (k > 0 ? k : 0)) - 1, x);
+}
+
+/* sk_take_span sixteen units a step: the step's passing units by mask, the first of
+ * those at the cut while ties last, their ids packed and stored through a mask. */
+__attribute__((target("avx512f,bmi2,popcnt")))
+static int sk_take_span_avx512(const int *score, int *stamp, int now, int lo, int hi,
+                               int thr, int *ties, int want, int *out, int m) {
+    const __m512i vthr = _mm512_set1_epi32(thr), vnow = _mm512_set1_epi32(now);
+    const __m512i step = _mm512_set1_epi32(16);
+    __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(lo), _mm512_setr_epi32(
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    int t = *ties, j = lo;
+    for (; j + 16 <= hi && m < want; j += 16) {
+        __m512i c = _mm512_loadu_si512(score + j);
+        __mmask16 fresh = _mm512_cmpneq_epi32_mask(_mm512_loadu_si512(stamp + j), vnow);
+        unsigned at = sk_lowest_bits(_mm512_mask_cmpeq_epi32_mask(fresh, c, vthr), t);
+        unsigned pass = sk_lowest_bits(_mm512_mask_cmpgt_epi32_mask(fresh, c, vthr) | at,
+                                       want - m);
+        int n_pass = __builtin_popcount(pass);
+        t -= __builtin_popcount(pass & at);
+        _mm512_mask_storeu_epi32(stamp + j, (__mmask16)pass, vnow);
+        _mm512_mask_storeu_epi32(out + m, (__mmask16)((1u << n_pass) - 1),
+                                 _mm512_maskz_compress_epi32((__mmask16)pass, idx));
+        m += n_pass;
+        idx = _mm512_add_epi32(idx, step);
+    }
+    *ties = t;
+    return sk_take_span(score, stamp, now, j, hi, thr, ties, want, out, m);
+}
+#endif
+
 /* Append to out the units j < n, in cyclic order from `start`, not stamped `now`
  * whose score[j] is above thr, and of those at thr the first `ties`, until `want`
  * are taken (out holds that many); stamp them (# OUT out, # INOUT stamp). Returns
- * how many. Branch-free: which units pass is as good as random, and a mispredicted
- * branch per passing unit cost three times the loop. Every stamp is written
- * (unchanged where the unit stays). */
+ * how many. */
 static int sk_take_ranked(const int *score, int *stamp, int now, int n, int start,
                           int thr, int ties, int want, int *out) {
-    if (want <= 0) return 0;
-    int m = 0;
-    for (int half = 0; half < 2; half++) {
-        int lo = half ? 0 : start, hi = half ? start : n;
-        for (int j = lo; j < hi; j++) {
-            int c = score[j], at = c == thr;
-            int pass = ((c > thr) | (at & (ties > 0))) & (stamp[j] != now);
-            ties -= pass & at;
-            out[m] = j;
-            m += pass;
-            stamp[j] = pass ? now : stamp[j];
-            if (m == want) return m;
-        }
+#ifdef SKLSH_AVX512_TAKE
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("bmi2")) {
+        int m = sk_take_span_avx512(score, stamp, now, start, n, thr, &ties, want, out, 0);
+        return sk_take_span_avx512(score, stamp, now, 0, start, thr, &ties, want, out, m);
     }
-    return m;
+#endif
+    int m = sk_take_span(score, stamp, now, start, n, thr, &ties, want, out, 0);
+    return sk_take_span(score, stamp, now, 0, start, thr, &ties, want, out, m);
 }
 
 /* at[e]: whether prefix[ids[e]] shares exactly c codes with q0, for e < n (# OUT at).
