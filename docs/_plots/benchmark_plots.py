@@ -96,7 +96,7 @@ def debtags():
 
 
 def generated_100k():
-    speed_and_accuracy(["bench_real_xmc_generated-100k-layout.json"],
+    speed_and_accuracy(["bench_real_xmc_generated-100k-popcount.json"],
                        "generated, 100k labels (3 epochs)")
 
 
