@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from sklsh._hash_state import srp_query_codes
+from sklsh._kernels import _active_set
 
 from layers import (BUDGET, DIM, N_QUERIES, N_UNITS, active_sets, build, dense_problem,
                     random_baseline, scores, sparse_problem, wide_problem)
@@ -219,3 +220,84 @@ def test_wide_sketch_selection_on_a_sampled_cut():
         assert matches[i][active[i]].min() >= matches[i][passed & ~active[i]].max()
     top = np.argmax(Q @ W.T, axis=1)
     assert active[np.arange(N_QUERIES), top].mean() > 0.9
+
+
+# Each vector path of the ranking primitives against NumPy: the kernels take the best
+# path the CPU has, so without these the others would go untested on such a CPU.
+LEVELS = _active_set.vector_levels()
+
+
+def code_slots(words, code_bits):
+    """(rows, codes): every code of each row of packed words, from bit 0 of each."""
+    per = 64 // code_bits
+    shifts = (np.arange(per, dtype=np.uint64) * np.uint64(code_bits))
+    mask = np.uint64((1 << code_bits) - 1)
+    codes = (words[..., None] >> shifts) & mask
+    return codes.reshape(words.shape[0], -1)
+
+
+@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("n_words, code_bits, n_codes", [
+    (8, 1, 512), (4, 1, 256), (1, 1, 64), (3, 1, 192), (9, 1, 576), (16, 1, 1024),
+    (2, 1, 100), (3, 3, 50), (2, 8, 13)])
+def test_sketch_scores_match_numpy_on_each_path(level, n_words, code_bits, n_codes):
+    rng = np.random.default_rng(n_words * 7 + code_bits)
+    sketch = rng.integers(0, 2**63, (300, n_words), dtype=np.uint64)
+    q = sketch[5] ^ rng.integers(0, 2**63, n_words, dtype=np.uint64) & sketch[7]
+    agree = (code_slots(sketch, code_bits) == code_slots(q[None], code_bits))
+    want = agree[:, :n_codes].sum(axis=1)
+    got = _active_set.sketch_scores(q, sketch, code_bits, n_codes, level=level)
+    np.testing.assert_array_equal(got, want)
+    ids = rng.integers(0, 300, 50).astype(np.int32)
+    got = _active_set.sketch_scores(q, sketch, code_bits, n_codes, ids=ids, level=level)
+    np.testing.assert_array_equal(got, want[ids])
+
+
+@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("code_bits, n_codes", [(1, 64), (1, 40), (2, 32), (3, 21),
+                                                (8, 5)])
+def test_prefix_keep_matches_numpy_on_each_path(level, code_bits, n_codes):
+    rng = np.random.default_rng(code_bits * 100 + n_codes)
+    prefix = rng.integers(0, 2**63, 1003, dtype=np.uint64)    # not a multiple of 16
+    q0 = prefix[11]
+    shared = (code_slots(prefix[:, None], code_bits)
+              == code_slots(np.array([[q0]], dtype=np.uint64), code_bits))[:, :n_codes]
+    shared = shared.sum(axis=1)
+    for c in (0, 1, n_codes // 2, n_codes // 2 + 3, n_codes):
+        got = _active_set.prefix_keep(q0, prefix, code_bits, n_codes, c, level=level)
+        np.testing.assert_array_equal(got, np.flatnonzero(shared >= c))
+
+
+def take_ranked_reference(score, stamp, now, start, thr, ties, want):
+    out = []
+    for j in list(range(start, len(score))) + list(range(start)):
+        if len(out) == want:
+            break
+        if stamp[j] == now:
+            continue
+        if score[j] > thr or (score[j] == thr and ties > 0):
+            ties -= score[j] == thr
+            stamp[j] = now
+            out.append(j)
+    return np.array(out, dtype=np.int32)
+
+
+@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("n", [1, 15, 16, 17, 1000])
+def test_take_ranked_matches_python_on_each_path(level, n):
+    rng = np.random.default_rng(n)
+    for trial in range(20):
+        score = rng.integers(0, 12, n).astype(np.int32)
+        stamp = np.where(rng.random(n) < 0.2, 3, 2).astype(np.int32)   # 3: taken
+        start, thr = int(rng.integers(n)), int(rng.integers(0, 13))
+        ties, want = int(rng.integers(0, n + 2)), int(rng.integers(0, n + 2))
+        expected_stamp = stamp.copy()
+        want_ids = take_ranked_reference(score, expected_stamp, 3, start, thr, ties, want)
+        got = _active_set.take_ranked_units(score, stamp, 3, start, thr, ties, want,
+                                            level=level)
+        np.testing.assert_array_equal(got, want_ids)
+        np.testing.assert_array_equal(stamp, expected_stamp)
+
+
+def test_vector_levels_start_at_the_scalar_path():
+    assert LEVELS[0] == 0 and LEVELS == list(range(len(LEVELS)))

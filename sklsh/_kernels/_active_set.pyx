@@ -11,9 +11,13 @@ from the example's own stream, so the choice depends on the example alone.
 from cython cimport floating
 from libc.stdint cimport int64_t, uint64_t
 
+import numpy as np
+
 from ._layout cimport Layer, Tables, COLLISIONS, UNION, SKETCH
 from ._vec cimport (sk_prefix_at_cut, sk_prefix_sample, sk_prefix_select,
-                   sk_prefix_shared, sk_sketch_matches, sk_take_ranked)
+                   sk_prefix_shared, sk_sketch_matches, sk_take_ranked, SKLSH_BEST,
+                   sk_cpu_level, sk_sketch_matches_at, sk_prefix_select_at,
+                   sk_take_ranked_at)
 from ._random cimport below
 
 
@@ -367,3 +371,80 @@ cdef void sort_by_id(int *ids, floating *z, int lo, int hi) noexcept nogil:
             j -= 1
         ids[j + 1] = t
         z[j + 1] = v
+
+
+# The ranking primitives one vector path at a time, for the tests, which hold each
+# path this CPU has to a NumPy reference (the kernels always take the best one).
+
+def vector_levels():
+    """The levels of the primitives' vector paths this CPU and build run, from 0
+    (scalar) up to the best (1: AVX2, 2: AVX-512)."""
+    return list(range(sk_cpu_level(SKLSH_BEST) + 1))
+
+
+cdef uint64_t slot_lsb(int code_bits) except? 0:
+    if not 1 <= code_bits <= 32:
+        raise ValueError(f"code_bits must be in [1, 32], got {code_bits}")
+    cdef uint64_t lsb = 0
+    cdef int s
+    for s in range(64 // code_bits):
+        lsb |= (<uint64_t>1) << (s * code_bits)
+    return lsb
+
+
+def sketch_scores(const uint64_t[::1] q, const uint64_t[:, ::1] sketch, int code_bits,
+                  int n_codes, const int[::1] ids=None, int level=2):
+    """Codes each sketch row (or the rows `ids`) shares with the query sketch `q`,
+    through the path of at most `level`; codes are `code_bits` wide, n_codes of them."""
+    cdef int n_words = <int>sketch.shape[1], per = 64 // code_bits if code_bits else 0
+    cdef uint64_t lsb = slot_lsb(code_bits)
+    if q.shape[0] != n_words or n_words == 0:
+        raise ValueError("q and the sketch rows must have the same, positive length")
+    if not (n_words - 1) * per < n_codes <= n_words * per:
+        raise ValueError("n_codes must fill the last word in part or whole")
+    cdef Py_ssize_t e
+    if ids is not None:
+        for e in range(ids.shape[0]):
+            if not 0 <= ids[e] < sketch.shape[0]:
+                raise ValueError("ids out of range")
+    cdef int n = <int>(sketch.shape[0] if ids is None else ids.shape[0])
+    cdef int[::1] out = np.zeros(max(n, 1), dtype=np.int32)
+    if n:
+        with nogil:
+            sk_sketch_matches_at(level, &q[0], &sketch[0, 0],
+                                 NULL if ids is None else &ids[0], n, n_words, lsb,
+                                 code_bits, n_codes, &out[0])
+    return np.asarray(out[:n])
+
+
+def prefix_keep(uint64_t q0, const uint64_t[::1] prefix, int code_bits, int n_codes,
+                int c, int level=2):
+    """The j, in order, whose prefix[j] shares at least c of its first n_codes codes
+    with q0, through the path of at most `level`."""
+    cdef uint64_t lsb = slot_lsb(code_bits)
+    if not 0 < n_codes <= 64 // code_bits:
+        raise ValueError("n_codes must fit one word")
+    cdef int n = <int>prefix.shape[0], kept = 0
+    cdef int[::1] out = np.zeros(max(n, 1), dtype=np.int32)
+    if n:
+        with nogil:
+            kept = sk_prefix_select_at(level, q0, &prefix[0], 0, n, lsb, code_bits,
+                                       n_codes, c, &out[0])
+    return np.asarray(out[:kept])
+
+
+def take_ranked_units(const int[::1] score, int[::1] stamp, int now, int start, int thr,
+                      int ties, int want, int level=2):
+    """The units take_ranked takes (# INOUT stamp), through the path of at most
+    `level`."""
+    cdef int n = <int>score.shape[0], m = 0
+    if stamp.shape[0] != n or not (0 <= start < n or (n == 0 and start == 0)):
+        raise ValueError("stamp must match score, and start lie in it")
+    if want < 0:
+        raise ValueError("want must be non-negative")
+    cdef int[::1] out = np.zeros(max(want, 1), dtype=np.int32)
+    if n:
+        with nogil:
+            m = sk_take_ranked_at(level, &score[0], &stamp[0], now, n, start, thr, ties,
+                                  want, &out[0])
+    return np.asarray(out[:m])

@@ -240,25 +240,51 @@ static void sk_sketch_matches_avx512(const uint64_t *q, const uint64_t *sketch,
 }
 #endif
 
-static void sk_sketch_matches(const uint64_t *q, const uint64_t *sketch, const int *ids,
-                              int n_units, int n_words, uint64_t lsb, int code_bits,
-                              int n_codes, int *out) {
+/* The vector paths the ranking primitives below may take: each takes the best one
+ * the CPU (and this build) has, up to the level it is given (SKLSH_BEST in the
+ * kernels; the tests run every level against NumPy). */
+enum { SKLSH_SCALAR = 0, SKLSH_AVX2 = 1, SKLSH_AVX512 = 2, SKLSH_BEST = 2 };
+
+static inline int sk_cpu_level(int most) {
+#ifdef SKLSH_AVX512_POPCOUNT
+    if (most >= SKLSH_AVX512 && __builtin_cpu_supports("avx512f")
+            && __builtin_cpu_supports("avx512vpopcntdq") && __builtin_cpu_supports("bmi2"))
+        return SKLSH_AVX512;
+#endif
+#ifdef SKLSH_AVX2_POPCOUNT
+    if (most >= SKLSH_AVX2 && __builtin_cpu_supports("avx2"))
+        return SKLSH_AVX2;
+#endif
+    return SKLSH_SCALAR;
+}
+
+static void sk_sketch_matches_at(int level, const uint64_t *q, const uint64_t *sketch,
+                                 const int *ids, int n_units, int n_words, uint64_t lsb,
+                                 int code_bits, int n_codes, int *out) {
+    level = sk_cpu_level(level);
 #ifdef SKLSH_AVX512_POPCOUNT
     if (code_bits == 1 && n_codes == 64 * n_words && n_words > 0
-            && __builtin_cpu_supports("avx512vpopcntdq")) {
+            && level >= SKLSH_AVX512) {
         sk_sketch_matches_avx512(q, sketch, ids, n_units, n_words, n_codes, out);
         return;
     }
 #endif
 #ifdef SKLSH_AVX2_POPCOUNT
     if (code_bits == 1 && n_codes == 64 * n_words && n_words % 4 == 0
-            && __builtin_cpu_supports("avx2")) {
+            && level >= SKLSH_AVX2) {
         sk_sketch_matches_avx2(q, sketch, ids, n_units, n_words, n_codes, out);
         return;
     }
 #endif
     sk_sketch_matches_any(q, sketch, ids, n_units, n_words, lsb, code_bits, n_codes,
                           out);
+}
+
+static inline void sk_sketch_matches(const uint64_t *q, const uint64_t *sketch,
+                                     const int *ids, int n_units, int n_words,
+                                     uint64_t lsb, int code_bits, int n_codes, int *out) {
+    sk_sketch_matches_at(SKLSH_BEST, q, sketch, ids, n_units, n_words, lsb, code_bits,
+                         n_codes, out);
 }
 
 static inline uint64_t sk_prefix_mask(uint64_t lsb, int code_bits, int n_codes) {
@@ -345,16 +371,21 @@ static int sk_take_span_avx512(const int *score, int *stamp, int now, int lo, in
  * whose score[j] is above thr, and of those at thr the first `ties`, until `want`
  * are taken (out holds that many); stamp them (# OUT out, # INOUT stamp). Returns
  * how many. */
-static int sk_take_ranked(const int *score, int *stamp, int now, int n, int start,
-                          int thr, int ties, int want, int *out) {
+static int sk_take_ranked_at(int level, const int *score, int *stamp, int now, int n,
+                             int start, int thr, int ties, int want, int *out) {
 #ifdef SKLSH_AVX512_TAKE
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("bmi2")) {
+    if (sk_cpu_level(level) >= SKLSH_AVX512) {
         int m = sk_take_span_avx512(score, stamp, now, start, n, thr, &ties, want, out, 0);
         return sk_take_span_avx512(score, stamp, now, 0, start, thr, &ties, want, out, m);
     }
 #endif
     int m = sk_take_span(score, stamp, now, start, n, thr, &ties, want, out, 0);
     return sk_take_span(score, stamp, now, 0, start, thr, &ties, want, out, m);
+}
+
+static inline int sk_take_ranked(const int *score, int *stamp, int now, int n, int start,
+                                 int thr, int ties, int want, int *out) {
+    return sk_take_ranked_at(SKLSH_BEST, score, stamp, now, n, start, thr, ties, want, out);
 }
 
 /* at[e]: whether prefix[ids[e]] shares exactly c codes with q0, for e < n (# OUT at).
@@ -463,17 +494,26 @@ static int sk_prefix_select_avx512(uint64_t q0, const uint64_t *prefix, int lo, 
 }
 #endif
 
-static int sk_prefix_select(uint64_t q0, const uint64_t *prefix, int lo, int hi,
-                            uint64_t lsb, int code_bits, int n_codes, int c, int *out) {
+static int sk_prefix_select_at(int level, uint64_t q0, const uint64_t *prefix, int lo,
+                               int hi, uint64_t lsb, int code_bits, int n_codes, int c,
+                               int *out) {
+    level = sk_cpu_level(level);
 #ifdef SKLSH_AVX512_POPCOUNT
-    if (__builtin_cpu_supports("avx512vpopcntdq"))
+    if (level >= SKLSH_AVX512)
         return sk_prefix_select_avx512(q0, prefix, lo, hi, lsb, code_bits, n_codes, c, out);
 #endif
 #ifdef SKLSH_AVX2_POPCOUNT
-    if (__builtin_cpu_supports("avx2"))
+    if (level >= SKLSH_AVX2)
         return sk_prefix_select_avx2(q0, prefix, lo, hi, lsb, code_bits, n_codes, c, out);
 #endif
     return sk_prefix_select_scalar(q0, prefix, lo, hi, lsb, code_bits, n_codes, c, out);
+}
+
+static inline int sk_prefix_select(uint64_t q0, const uint64_t *prefix, int lo, int hi,
+                                   uint64_t lsb, int code_bits, int n_codes, int c,
+                                   int *out) {
+    return sk_prefix_select_at(SKLSH_BEST, q0, prefix, lo, hi, lsb, code_bits, n_codes, c,
+                               out);
 }
 
 SKLSH_DEFINE(float, f32, sqrtf)

@@ -20,6 +20,17 @@ cdef extern from "_vec.h" nogil:
                           uint64_t lsb, int code_bits, int n_codes, int c, int *at)
     int sk_prefix_select(uint64_t q0, const uint64_t *prefix, int lo, int hi,
                          uint64_t lsb, int code_bits, int n_codes, int c, int *out)
+    # each vector path, capped at a level (for the tests)
+    int SKLSH_BEST
+    int sk_cpu_level(int most)
+    void sk_sketch_matches_at(int level, const uint64_t *q, const uint64_t *sketch,
+                              const int *ids, int n_units, int n_words, uint64_t lsb,
+                              int code_bits, int n_codes, int *out)
+    int sk_prefix_select_at(int level, uint64_t q0, const uint64_t *prefix, int lo,
+                            int hi, uint64_t lsb, int code_bits, int n_codes, int c,
+                            int *out)
+    int sk_take_ranked_at(int level, const int *score, int *stamp, int now, int n,
+                          int start, int thr, int ties, int want, int *out)
     float sk_dot_f32(const float *a, const float *b, int n)
     double sk_dot_f64(const double *a, const double *b, int n)
     float sk_gather_dot_f32(const float *w, const int *ids, const float *x, int n)
