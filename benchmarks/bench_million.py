@@ -34,6 +34,7 @@ import argparse
 import datetime
 import json
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -46,6 +47,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from _machine import peak_rss_mb, probe, training_macs      # noqa: E402
+from bench_kdd2017 import ALONE_TOLERANCE, alone_verdict, git_state, loadavg  # noqa: E402
 
 DEFAULT_SKLSH = {"selection": "collisions", "n_tables": 32, "rerank_factor": 1.5,
                  "active_fraction": [1.0, 0.001]}
@@ -143,7 +145,9 @@ def child(args):
     print("RESULT " + json.dumps(result), flush=True)
 
 
-def launch(args, model, hidden, threads):
+def launch(args, model, hidden, threads, shell=False):
+    """One run of `model` in a fresh process; with `shell`, started from a shell
+    command line (--check-alone's second run of a baseline), which the row keeps."""
     python = args.torch_python if model == "torch" else sys.executable
     cmd = [python, __file__, "--child", model, "--hidden", str(hidden),
            "--threads", str(threads)] + [
@@ -152,9 +156,11 @@ def launch(args, model, hidden, threads):
                  "sklsh_params", "data")]
     env = dict(__import__("os").environ, OMP_NUM_THREADS=str(threads),
                OPENBLAS_NUM_THREADS=str(threads), PYTHONPATH=str(HERE.parent))
-    print(f"  {model}, hidden {hidden}, {threads} thread(s)", file=sys.stderr,
+    print(f"  {model}, hidden {hidden}, {threads} thread(s)"
+          + (f" alone: $ {shlex.join(cmd)}" if shell else ""), file=sys.stderr,
           flush=True)
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env,
+    proc = subprocess.run(shlex.join(cmd) if shell else cmd, shell=shell,
+                          capture_output=True, text=True, env=env,
                           timeout=args.timeout)
     lines = [l for l in proc.stdout.splitlines() if l.startswith("RESULT ")]
     if proc.returncode or not lines:
@@ -189,15 +195,20 @@ def markdown(result):
         "",
         "| model | hidden | threads | examples/s (last epoch) | first epoch, setup "
         "included | peak MB | counted before allocating MB | mult-adds / example | "
-        "useful GFLOP/s | share of the product rate | weight GB/s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "useful GFLOP/s | share of the product rate | weight GB/s | alone: "
+        "examples/s, harness / alone time |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in result["rows"]:
         if "error" in row:
             lines.append(f"| {row['model']} | {row['hidden']} | {row['threads']} | "
                          f"failed: {row['error'].splitlines()[-1][:120]} |"
-                         + " |" * 8)
+                         + " |" * 9)
             continue
+        ratio = row.get("harness_vs_alone")
+        alone = ("" if ratio is None else
+                 f"{row['alone_examples_per_s']:,.0f}, {ratio:.3f} "
+                 f"({alone_verdict(ratio)})")
         peak_rate = next(r["dense_gflops"] for r in rates
                          if r["threads"] == row["threads"])
         first = (f"{row['first_examples_per_s']:,.0f}" if row["model"] == "sklsh"
@@ -208,7 +219,7 @@ def markdown(result):
             f"{row.get('counted_mb', float('nan')):,.0f} | "
             f"{row['macs_per_example']:,.0f} | {row['useful_gflops']:.1f} | "
             f"{row['useful_gflops'] / peak_rate:.3f} | "
-            f"{row.get('weight_gbps', float('nan')):.1f} |")
+            f"{row.get('weight_gbps', float('nan')):.1f} | {alone} |")
     lines += ["", "sklsh parameters: `" + json.dumps(
         {**DEFAULT_SKLSH, **json.loads(result["args"]["sklsh_params"])}) + "`."]
     for h in sorted({r["hidden"] for r in result["rows"]}):
@@ -244,6 +255,10 @@ def main(argv=None):
                    help=f"JSON over the defaults {json.dumps(DEFAULT_SKLSH)}")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--timeout", type=int, default=3600)
+    p.add_argument("--check-alone", action="store_true",
+                   help="run each PyTorch model again, alone from a shell, and report "
+                        f"its rate beside the harness's (off by more than "
+                        f"{ALONE_TOLERANCE * 100:g}%% is flagged)")
     p.add_argument("--out", default=None, help="NAME.md: the table there, JSON beside")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     p.add_argument("--data", default=None, help=argparse.SUPPRESS)
@@ -252,7 +267,6 @@ def main(argv=None):
         args.hidden, args.threads = int(args.hidden), int(args.threads)
         return child(args)
     import tempfile
-    from bench_kdd2017 import git_state, loadavg
     hidden = [int(h) for h in args.hidden.split(",")]
     threads = [int(t) for t in args.threads.split(",")]
     result = dict(
@@ -271,6 +285,14 @@ def main(argv=None):
                     print("   ", {k: v for k, v in row.items() if k != "params"},
                           file=sys.stderr, flush=True)
                     result["rows"].append(row)
+                    if args.check_alone and model == "torch" and "error" not in row:
+                        alone = launch(args, model, h, t, shell=True)
+                        if "error" not in alone:
+                            # harness over alone, in time per example, as the other
+                            # benchmarks' checks
+                            row["alone_examples_per_s"] = alone["examples_per_s"]
+                            row["harness_vs_alone"] = (alone["examples_per_s"]
+                                                       / row["examples_per_s"])
     result["args"] = {k: v for k, v in vars(args).items() if k not in ("data", "child")}
     text = markdown(result)
     print(text)
