@@ -17,7 +17,7 @@ from ._layout cimport Layer, Tables, COLLISIONS, UNION, SKETCH
 from ._vec cimport (sk_prefix_at_cut, sk_prefix_sample, sk_prefix_select,
                    sk_prefix_shared, sk_sketch_matches, sk_take_ranked, SKLSH_BEST,
                    sk_cpu_level, sk_sketch_matches_at, sk_prefix_select_at,
-                   sk_take_ranked_at)
+                   sk_take_ranked_at, sk_slot_lsb)
 from ._random cimport below
 
 
@@ -385,11 +385,7 @@ def vector_levels():
 cdef uint64_t slot_lsb(int code_bits) except? 0:
     if not 1 <= code_bits <= 32:
         raise ValueError(f"code_bits must be in [1, 32], got {code_bits}")
-    cdef uint64_t lsb = 0
-    cdef int s
-    for s in range(64 // code_bits):
-        lsb |= (<uint64_t>1) << (s * code_bits)
-    return lsb
+    return sk_slot_lsb(code_bits)
 
 
 def sketch_scores(const uint64_t[::1] q, const uint64_t[:, ::1] sketch, int code_bits,

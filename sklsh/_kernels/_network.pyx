@@ -12,6 +12,8 @@ cimport numpy as cnp
 from libc.stdlib cimport calloc, free
 from libc.stdint cimport int64_t, uint64_t
 
+from ._vec cimport sk_slot_lsb
+
 from ._layout cimport (Layer, HashSpec, Tables, SRP, WTA, DWTA, DOPH, FIFO, RESERVOIR, COLLISIONS,
                        UNION, SKETCH, IDENTITY, LOGISTIC, TANH, RELU, SOFTMAX, SIGMOID, SQUARED)
 
@@ -221,9 +223,7 @@ cdef class Network:
         T.scale = <double *> checked(h["scale"], np.float64, (1,), write)
         T.codes_per_word = 64 // s.code_bits
         T.n_words = -(-KL // T.codes_per_word)
-        T.lsb = 0
-        for g in range(T.codes_per_word):
-            T.lsb |= (<uint64_t>1) << (g * s.code_bits)
+        T.lsb = sk_slot_lsb(s.code_bits)
         T.sketch = <uint64_t *> checked(h["sketch"], np.uint64, (layer.n_out, T.n_words),
                                         write)
         T.prefix = <uint64_t *> checked(h["prefix"], np.uint64, (layer.n_out,), write)

@@ -156,6 +156,14 @@ SKLSH_CLONES static void sk_momentum_row_##S(T *w, T *g, T *vel, int n, T scale,
  * the words hold. One call per layer, not per unit: a call cost as much as the
  * popcounts. */
 #include <stdint.h>
+/* A word with a 1 at the lowest bit of every code_bits-wide code slot (64 / code_bits
+ * of them, from bit 0). */
+static inline uint64_t sk_slot_lsb(int code_bits) {
+    uint64_t lsb = 0;
+    for (int g = 0; g < 64 / code_bits; g++) lsb |= ((uint64_t)1) << (g * code_bits);
+    return lsb;
+}
+
 /* Bit 0 of a code slot of x (the XOR of two words) is set where the slot differs. */
 static inline uint64_t sk_slots_differing(uint64_t x, int code_bits) {
     uint64_t y = x;

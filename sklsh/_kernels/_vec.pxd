@@ -7,6 +7,7 @@ cdef extern from "_vec.h" nogil:
     void sk_prefetch(const void *p, long bytes)
     void sk_prefetch_write(void *p, long bytes)
     int SKLSH_AHEAD
+    uint64_t sk_slot_lsb(int code_bits)
     void sk_sketch_matches(const uint64_t *q, const uint64_t *sketch, const int *ids,
                            int n_units, int n_words, uint64_t lsb, int code_bits,
                            int n_codes, int *out)
