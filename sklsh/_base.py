@@ -19,9 +19,9 @@ from ._threads import effective_n_threads
 from ._training import DenseTrainer, Settings, Trainer, trains_by_blas
 
 # Bumped whenever the layout of the fitted arrays or the meaning of a stored parameter
-# changes (8: hash states are pickled packed, see ``_hash_state.compact``); a pickle of
-# another format is refused with a clear message instead of reaching the kernels.
-STATE_FORMAT = 9
+# changes (10: a dense first layer is stored by input feature); a pickle of another
+# format is refused with a clear message instead of reaching the kernels.
+STATE_FORMAT = 10
 
 
 def _writeable(a):
@@ -29,6 +29,12 @@ def _writeable(a):
     if a.flags.c_contiguous and a.flags.writeable:
         return a
     return np.array(a, order="C")
+
+
+def _stored(coef, by_feature):
+    """The array a layer's ``coefs_`` entry views: itself when the layer is stored by
+    input feature, else its unit-major transpose."""
+    return coef if by_feature else coef.T
 
 
 # The constructor parameters both estimators share, in their signature's and their
@@ -180,11 +186,13 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
                 self.bucket_policy, self.wta_window, self.mips, tuple(layer_units),
                 tuple(p.hashed for p in plan), _hash_state.reads_buckets(self.selection))
 
-    def _initialize(self, layer_units, dtype, first_fan_in=None):
+    def _initialize(self, layer_units, dtype, first_fan_in=None, by_feature=False):
         """Draw the weights and reset the training state.
 
         `first_fan_in`, when given, replaces Glorot's draw for the first layer by
         He's uniform one over that fan-in (see `sklsh._init.effective_fan_in`).
+        `by_feature` stores the first layer by input feature (``coefs_[0]``
+        C-contiguous, its stamps one per feature), else unit-major as every other.
         """
         self.n_iter_ = 0
         self.t_ = 0
@@ -201,9 +209,13 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
             self.validation_scores_ = None
             self.best_validation_score_ = None
             self.best_loss_ = np.inf
-        self._optimizer_state = _optimizers.init_state(
-            self.solver, [c.T for c in self.coefs_], self.intercepts_)
-        self._touched = [np.zeros(c.shape[1], dtype=np.int32) for c in self.coefs_]
+        if by_feature:
+            self.coefs_[0] = np.ascontiguousarray(self.coefs_[0])
+        self._first_feature_major = by_feature
+        stored = [_stored(c, by_feature and l == 0) for l, c in enumerate(self.coefs_)]
+        self._optimizer_state = _optimizers.init_state(self.solver, stored,
+                                                       self.intercepts_)
+        self._touched = [np.zeros(W.shape[0], dtype=np.int32) for W in stored]
         self._hash_states = None
 
     def _training_arrays(self, layer_units, plan, X):
@@ -211,16 +223,29 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         model holds read-only memory maps) and the hash state match the parameters
         (a new one reads X for DOPH's key sets).
 
-        Returns the unit-major weights and whether the tables must be built afresh.
+        A dense first layer is stored by input feature (see ``Network``), a hashed
+        one unit-major, as the tables hash each unit's weights: a warm start that
+        changes which turns the layer and its moments over, and restamps it.
+
+        Returns the weights as stored (unit-major but for such a first layer) and
+        whether the tables must be built afresh.
         """
+        by_feature = not plan[0].hashed
+        turn = by_feature != self._first_feature_major
+        state = self._optimizer_state
         weights = []
         for l, c in enumerate(self.coefs_):
-            W = _writeable(c.T)
-            self.coefs_[l] = W.T
+            W = _writeable(_stored(c, l == 0 and by_feature))
+            self.coefs_[l] = _stored(W, l == 0 and by_feature)
             weights.append(W)
             self.intercepts_[l] = _writeable(self.intercepts_[l])
             self._touched[l] = _writeable(self._touched[l])
-        state = self._optimizer_state
+        if turn:
+            self._touched[0] = np.zeros(weights[0].shape[0], dtype=np.int32)
+            for key in ("m_W", "v_W", "velocity_W"):
+                if key in state:
+                    state[key][0] = state[key][0].T
+            self._first_feature_major = by_feature
         if state.get("solver") != self.solver:
             state = _optimizers.init_state(self.solver, weights, self.intercepts_)
         for key, value in state.items():
@@ -331,7 +356,8 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         if first_pass:
             _footprint.check_memory(self, layer_units, plan,
                                     np.dtype(dtype).itemsize, X)
-            self._initialize(layer_units, dtype, _init.effective_fan_in(X, self.init))
+            self._initialize(layer_units, dtype, _init.effective_fan_in(X, self.init),
+                             by_feature=not plan[0].hashed)
         weights, rebuild = self._training_arrays(layer_units, plan, X)
         # training moves the sketches, so the prefix tables go now and are made anew
         # once it has finished (an interrupted fit leaves none, not stale ones)
@@ -360,7 +386,8 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
             weights, self.intercepts_, self._hash_states, budgets=self._budgets,
             candidates=self._candidates, explore=explore,
             optimizer=self._optimizer_state, schedule=self._schedule,
-            touched=self._touched, settings=settings)
+            touched=self._touched, settings=settings,
+            first_feature_major=self._first_feature_major)
         with _get_threadpool_controller().limit(
                 limits=trainer.blas_threads(self._batch_size(X.shape[0])), user_api="blas"):
             if rebuild:
@@ -370,7 +397,10 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         for h in self._hash_states if self.selection == "sketch" else ():
             if h is not None:
                 _hash_state.group_prefixes(h)
-        if not all(np.isfinite(a).all() for a in self.coefs_ + self.intercepts_):
+        # (a sum in float64 is non-finite exactly when a term is, and reads the
+        # weights once without a mask as large as they are)
+        if not all(np.isfinite(a.sum(dtype=np.float64))
+                   for a in self.coefs_ + self.intercepts_):
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may "
                 "contain large values and need to be preprocessed (e.g. with "

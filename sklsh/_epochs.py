@@ -131,9 +131,9 @@ def _epoch(est, data, targets, trainer, order, batch_size, n_batches, rng,
     penalty = 0.0
     if penalty_share:
         # (unweighted: n_train / n_batches, the batch size if it divides)
-        # (over c.T, the unit-major array itself: c.ravel() would copy the layer)
+        # (ravel in memory order: a view of the stored array, whichever its layout)
         penalty = 0.5 * est.alpha * sum(
-            float(np.vdot(c.T, c.T)) for c in est.coefs_
+            float(np.dot(w, w)) for w in (c.ravel(order="K") for c in est.coefs_)
         ) / (n_train / penalty_share)
     return accumulated / n_train + penalty
 

@@ -23,9 +23,14 @@ def init_state(solver, weights, biases):
 
 def step(state, weights, biases, grad_weights, grad_biases, touched, stamp, *,
          batch_size, alpha, learning_rate, beta_1, beta_2, epsilon, momentum,
-         n_threads, nesterov=False, weight_sum=None):
+         n_threads, nesterov=False, weight_sum=None, first_feature_major=False):
     """Apply one step to the rows of every layer stamped `stamp`, clearing their
     gradient accumulators; rows the batch did not touch are left alone.
+
+    With `first_feature_major` the first layer's rows are its input features (see
+    ``Network``): a feature's weights move only in the batches where some example
+    has it non-zero, as the output layer's rows move only with their classes, and
+    its biases move in every batch.
 
     The accumulated gradients are sums over the batch; as in scikit-learn's MLP they
     are divided by the batch's size, or by its sum of sample weights when
@@ -43,10 +48,11 @@ def step(state, weights, biases, grad_weights, grad_biases, touched, stamp, *,
         for l, W in enumerate(weights):
             adam_step(W, biases[l], grad_weights[l], grad_biases[l], state["m_W"][l],
                       state["m_b"][l], state["v_W"][l], state["v_b"][l], touched[l],
-                      stamp, scale, l2, lr_t, beta_1, beta_2, epsilon, n_threads)
+                      stamp, scale, l2, lr_t, beta_1, beta_2, epsilon, n_threads,
+                      l == 0 and first_feature_major)
     else:
         for l, W in enumerate(weights):
             momentum_step(W, biases[l], grad_weights[l], grad_biases[l],
                           state["velocity_W"][l], state["velocity_b"][l], touched[l],
                           stamp, scale, l2, learning_rate, momentum, n_threads,
-                          bool(nesterov))
+                          bool(nesterov), l == 0 and first_feature_major)

@@ -165,7 +165,8 @@ class Trainer:
     Parameters
     ----------
     weights, biases : list of ndarray
-        Unit-major weights ``(n_out, n_in)`` and biases, updated in place.
+        Unit-major weights ``(n_out, n_in)`` and biases, updated in place; the first
+        layer's weights ``(n_in, n_out)`` with `first_feature_major`.
     hashing : list of (dict or None)
         Per layer hash state (see ``sklsh._hash_state``); None where all units are active.
     budgets : list of int
@@ -182,6 +183,8 @@ class Trainer:
         the tables are next refreshed), ``interval`` and ``last`` (stamp of the last
         refresh).
     settings : Settings
+    first_feature_major : bool, default=False
+        The first layer, dense, is stored by input feature (see ``Network``).
 
     Attributes
     ----------
@@ -192,8 +195,9 @@ class Trainer:
     """
 
     def __init__(self, weights, biases, hashing, *, budgets, candidates, explore,
-                 optimizer, schedule, touched, settings):
+                 optimizer, schedule, touched, settings, first_feature_major=False):
         self.weights, self.biases, self.hashing = weights, biases, hashing
+        self.first_feature_major = first_feature_major
         self.optimizer, self.schedule, self.touched = optimizer, schedule, touched
         self.settings = settings
         self.learning_rate = settings.learning_rate
@@ -203,7 +207,8 @@ class Trainer:
         self.network = Network(weights, biases, hashing, list(budgets),
                                settings.activation, settings.loss,
                                settings.selection, list(candidates), self.grad_weights,
-                               self.grad_biases, touched, list(explore))
+                               self.grad_biases, touched, list(explore),
+                               first_feature_major)
         self.tally = Tally()
 
     def prepare(self, data):
@@ -267,7 +272,7 @@ class Trainer:
             alpha=s.alpha, learning_rate=self.learning_rate, beta_1=s.beta_1,
             beta_2=s.beta_2, epsilon=s.epsilon, momentum=s.momentum,
             n_threads=s.n_threads, nesterov=s.nesterov,
-            weight_sum=weight_sum)
+            weight_sum=weight_sum, first_feature_major=self.first_feature_major)
         self.schedule["batches"] = stamp
         if stamp >= self.schedule["next"]:
             self.refresh(rng)
@@ -340,7 +345,7 @@ class DenseTrainer(Trainer):
     tally are the kernels' path's own, so the two paths train the same model."""
 
     def __init__(self, weights, biases, hashing, *, budgets, candidates, explore,
-                 optimizer, schedule, touched, settings):
+                 optimizer, schedule, touched, settings, first_feature_major=False):
         if any(h is not None for h in hashing):
             raise ValueError("DenseTrainer trains networks with no hashed layer")
         # BLAS runs the products on the threads; the optimizer's step runs on one,
@@ -349,7 +354,8 @@ class DenseTrainer(Trainer):
         super().__init__(weights, biases, hashing, budgets=budgets,
                          candidates=candidates, explore=explore, optimizer=optimizer,
                          schedule=schedule, touched=touched,
-                         settings=dataclasses.replace(settings, n_threads=1))
+                         settings=dataclasses.replace(settings, n_threads=1),
+                         first_feature_major=first_feature_major)
         self.n_threads = settings.n_threads
         # multiply-adds per example: forward, and backward (weights; inputs' deltas
         # past the first layer), counted as the kernels count them
@@ -370,7 +376,7 @@ class DenseTrainer(Trainer):
         activation, last = s.activation, len(self.weights) - 1
         activations = [data.dense[rows]]
         for l, (W, b) in enumerate(zip(self.weights, self.biases)):
-            z = activations[-1] @ W.T
+            z = activations[-1] @ (W if self._by_feature(l) else W.T)
             z += b
             activations.append(activate(activation, z) if l < last else z)
         loss, delta = output_delta(s.loss, activations[-1], targets, rows)
@@ -381,8 +387,13 @@ class DenseTrainer(Trainer):
             loss = float(loss.sum())
         for l in range(last, -1, -1):
             W = self.weights[l]
-            np.matmul(delta.T, activations[l], out=self.grad_weights[l])
             np.sum(delta, axis=0, out=self.grad_biases[l])
+            if self._by_feature(l):
+                # the kernels' rule: the features some example has non-zero
+                np.matmul(activations[l].T, delta, out=self.grad_weights[l])
+                self.touched[l][(activations[l] != 0).any(axis=0)] = stamp
+                continue
+            np.matmul(delta.T, activations[l], out=self.grad_weights[l])
             # the kernels' rule: a unit is updated when some example gave it a
             # gradient (a unit dead to the whole batch keeps its weights and moments)
             self.touched[l][(delta != 0).any(axis=0)] = stamp
@@ -391,6 +402,9 @@ class DenseTrainer(Trainer):
                 _activation_derivative(activation, activations[l], delta)
         n = len(rows)
         return loss, n * self._macs, n * self._macs, 0
+
+    def _by_feature(self, l):
+        return l == 0 and self.first_feature_major
 
 
 def output_delta(loss, z, targets, rows):

@@ -13,8 +13,10 @@ from sklsh._training import DenseTrainer, KernelInput, Settings, Targets, Traine
 from test_gradients import ACTIVATIONS, LOSSES, ROWS, make_problem, reference
 
 
-def make_trainer(cls, p, activation, n_threads=1):
+def make_trainer(cls, p, activation, n_threads=1, by_feature=False):
     weights = [W.copy() for W in p["weights"]]
+    if by_feature:
+        weights[0] = np.ascontiguousarray(weights[0].T)
     biases = [b.copy() for b in p["biases"]]
     n = len(weights)
     touched = [np.zeros(W.shape[0], dtype=np.int32) for W in weights]
@@ -23,10 +25,10 @@ def make_trainer(cls, p, activation, n_threads=1):
                         epsilon=1e-8, momentum=0.9, nesterov=True, refresh_growth=1.5,
                         n_threads=n_threads)
     schedule = {"batches": 0, "next": 50, "interval": 50.0, "last": 0}
-    return cls(weights, biases, [None] * n, budgets=[W.shape[0] for W in weights],
-               candidates=[W.shape[0] for W in weights], explore=[0] * n,
+    return cls(weights, biases, [None] * n, budgets=[b.shape[0] for b in biases],
+               candidates=[b.shape[0] for b in biases], explore=[0] * n,
                optimizer=init_state("adam", weights, biases), schedule=schedule,
-               touched=touched, settings=settings)
+               touched=touched, settings=settings, first_feature_major=by_feature)
 
 
 def targets_of(p):
@@ -75,20 +77,27 @@ def test_dense_gradients_weight_each_example(loss):
         np.testing.assert_allclose(trainer.grad_weights[l], g, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("by_feature", [False, True], ids=["by-unit", "by-feature"])
 @pytest.mark.parametrize("loss", LOSSES)
-def test_dense_and_kernel_paths_take_the_same_step(loss):
-    """One full batch step (gradients, Adam) on each path gives the same weights."""
+def test_dense_and_kernel_paths_take_the_same_step(loss, by_feature):
+    """One full batch step (gradients, Adam) on each path gives the same weights,
+    and the same stamps, with the first layer stored either way."""
     p = make_problem(loss, seed=3)
+    p["X"][:, 1] = 0                # a feature no row has
     out = []
     for cls in (DenseTrainer, Trainer):
-        trainer = make_trainer(cls, p, "relu")
+        trainer = make_trainer(cls, p, "relu", by_feature=by_feature)
         trainer.batch(KernelInput(p["X"], p["X"].dtype), targets_of(p), ROWS,
                       np.random.RandomState(0), 10)
-        out.append(trainer.weights)
+        out.append(trainer.weights + trainer.touched)
     for a, b in zip(*out):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
-        # the step moved the weights
-    assert not np.allclose(out[0][0], p["weights"][0])
+    first = out[0][0] if by_feature else out[0][0].T
+    # the step moved the weights of the features the batch has, and only those
+    start = p["weights"][0].T
+    assert not np.allclose(first[[0, 2, 3, 4]], start[[0, 2, 3, 4]])
+    if by_feature:
+        np.testing.assert_array_equal(first[1], start[1])
 
 
 def test_dense_trainer_refuses_hashed_layers_and_sparse_rows():

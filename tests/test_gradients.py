@@ -367,3 +367,73 @@ def test_gradients_through_hashed_layers(activation, hash_output, sparse, multil
             delta = (delta @ W[l]) * ders[l - 1]
     # units outside every active set got no gradient and no stamp
     assert (touched[0] == 0).any() and (gb[0][touched[0] == 0] == 0).all()
+
+
+# ------------------------------------------------------ a first layer by feature
+def make_feature_major_network(p, activation):
+    """As make_network, with the first layer stored by input feature: p's first
+    weights are replaced by their (n_in, n_out) copy, which the network reads."""
+    p["weights"][0] = np.ascontiguousarray(p["weights"][0].T)
+    grad_w = [np.zeros_like(W) for W in p["weights"]]
+    grad_b = [np.zeros_like(b) for b in p["biases"]]
+    touched = [np.zeros(W.shape[0], dtype=np.int32) for W in p["weights"]]
+    n_layers = len(p["weights"])
+    net = Network(p["weights"], p["biases"], [None] * n_layers,
+                  [b.shape[0] for b in p["biases"]], activation, p["kernel_loss"],
+                  "collisions", None, grad_w, grad_b, touched,
+                  first_feature_major=True)
+    return net, grad_w, grad_b, touched
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_feature_major_first_layer_matches_reference(activation, loss, sparse):
+    """Stored by feature, the first layer gives the dense MLP's loss and gradients
+    (its own transposed), and stamps exactly the features some row of the batch has
+    non-zero."""
+    p = make_problem(loss, seed=8)
+    p["X"][:, 2] = 0                # a feature no row has
+    ref_value, ref_w, ref_b = reference(p, activation)
+    net, grad_w, grad_b, touched = make_feature_major_network(p, activation)
+    touched[0][:] = 3
+    value = run_batch(net, p, sparse, stamp=11)
+    assert value == pytest.approx(ref_value, rel=1e-12, abs=1e-12)
+    np.testing.assert_allclose(grad_w[0], ref_w[0].T, rtol=1e-10, atol=1e-12)
+    for l in range(1, len(ref_w)):
+        np.testing.assert_allclose(grad_w[l], ref_w[l], rtol=1e-10, atol=1e-12)
+    for l in range(len(ref_w)):
+        np.testing.assert_allclose(grad_b[l], ref_b[l], rtol=1e-10, atol=1e-12)
+    present = (p["X"][ROWS] != 0).any(axis=0)
+    assert 0 < present.sum() < present.size
+    np.testing.assert_array_equal(touched[0], np.where(present, 11, 3))
+
+
+def test_feature_major_first_layer_matches_finite_differences():
+    """The by-feature gradients are those of the loss the kernel reports."""
+    p = make_problem("softmax", seed=9)
+    net, grad_w, grad_b, _ = make_feature_major_network(p, "tanh")
+    run_batch(net, p, True)
+    W, G = p["weights"][0], grad_w[0].copy()
+    numeric = np.empty_like(W)
+    for idx in np.ndindex(W.shape):
+        old = W[idx]
+        W[idx] = old + 1e-6
+        up = run_batch(net, p, True)
+        W[idx] = old - 1e-6
+        down = run_batch(net, p, True)
+        W[idx] = old
+        numeric[idx] = (up - down) / 2e-6
+    np.testing.assert_allclose(G, numeric, rtol=1e-5, atol=1e-6)
+
+
+def test_feature_major_network_refuses_unit_major_shapes():
+    p = make_problem("softmax", seed=10)
+    W0 = p["weights"][0]          # (n_out, n_in), not (n_in, n_out)
+    with pytest.raises(ValueError, match="expected a C-contiguous"):
+        Network(p["weights"], p["biases"], [None] * 3, [4, 7, 3], "relu", "softmax",
+                "collisions", None, [np.zeros_like(W) for W in p["weights"]],
+                [np.zeros_like(b) for b in p["biases"]],
+                [np.zeros(W0.shape[1], np.int32)] + [np.zeros(7, np.int32),
+                                                     np.zeros(3, np.int32)],
+                first_feature_major=True)

@@ -27,7 +27,7 @@ from sklsh._hash_state import make_hash_state
 from sklsh._kernels._build_info import openmp_enabled
 from sklsh._kernels._hogwild import batch_gradients
 from sklsh._kernels._network import Network
-from sklsh._kernels._optim import momentum_step
+from sklsh._kernels._optim import adam_step, momentum_step
 from sklsh._training import KernelInput, Trainer, refresh_layer
 
 ESTIMATORS = [LSHMLPClassifier, LSHMLPRegressor]
@@ -404,6 +404,46 @@ def test_momentum_step_is_scikit_learns_update(nesterov, dtype):
     # untouched rows keep everything
     for new, old in ((W, W0), (b, b0), (vW, vW0), (vb, vb0)):
         np.testing.assert_array_equal(new[~rows], old[~rows])
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_a_step_by_feature_moves_its_features_and_every_bias(solver):
+    """By feature, the stamped rows (features) take the step a unit-major layer's
+    rows take, the others keep weights and moments, and every bias steps once."""
+    rng = np.random.RandomState(1)
+    n_in, n_out = 6, 4
+    W, gW, mW, vW = (rng.normal(size=(n_in, n_out)) for _ in range(4))
+    b, gb, mb, vb = (rng.normal(size=n_out) for _ in range(4))
+    vW, vb = np.abs(vW), np.abs(vb)
+    touched = np.array([5, 2, 5, 5, 0, 2], dtype=np.int32)
+    rows = touched == 5
+    ref = [a.copy() for a in (W, gW, mW, vW, b, gb, mb, vb)]
+    W0, b0 = W.copy(), b.copy()
+    rW, rgW, rmW, rvW, rb, rgb, rmb, rvb = ref
+    args = (0.5, 0.01, 0.1)                         # scale, l2, rate
+    if solver == "adam":
+        adam_step(W, b, gW, gb, mW, mb, vW, vb, touched, 5, *args, 0.9, 0.999, 1e-8,
+                  1, True)
+        # the rows as a unit-major layer's (their own scratch biases), then the
+        # biases as one unit-major row of n_out weights with no penalty
+        adam_step(rW, np.zeros(n_in), rgW, np.zeros(n_in), rmW, np.zeros(n_in), rvW,
+                  np.zeros(n_in), touched, 5, *args, 0.9, 0.999, 1e-8, 1)
+        adam_step(rb[None], np.zeros(1), rgb[None], np.zeros(1), rmb[None],
+                  np.zeros(1), rvb[None], np.zeros(1), np.array([5], np.int32), 5,
+                  0.5, 0.0, 0.1, 0.9, 0.999, 1e-8, 1)
+    else:
+        momentum_step(W, b, gW, gb, mW, mb, touched, 5, *args, 0.9, 1, True, True)
+        momentum_step(rW, np.zeros(n_in), rgW, np.zeros(n_in), rmW, np.zeros(n_in),
+                      touched, 5, *args, 0.9, 1, True)
+        momentum_step(rb[None], np.zeros(1), rgb[None], np.zeros(1), rmb[None],
+                      np.zeros(1), np.array([5], np.int32), 5, 0.5, 0.0, 0.1, 0.9, 1,
+                      True)
+    for got, want in zip((W, gW, mW, vW, b, gb, mb, vb), ref):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert (W[rows] != W0[rows]).all() and (b != b0).all()
+    np.testing.assert_array_equal(W[~rows], W0[~rows])
+    np.testing.assert_array_equal(gW[rows], 0)
+    assert (gW[~rows] != 0).all() and (gb == 0).all()
 
 
 @pytest.mark.parametrize("sparse", [False, True])

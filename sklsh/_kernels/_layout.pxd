@@ -85,10 +85,15 @@ cdef struct Layer:
     bint hashed
     int explore             # random units kept active per example in training
     int selection
-    void *W                 # (n_out, n_in): unit-major, each unit's fan-in contiguous
+    bint feature_major      # a dense first layer stored by input feature (below)
+    void *W                 # (n_out, n_in): unit-major, each unit's fan-in contiguous;
+                            # feature-major (n_in, n_out): each feature's weights into
+                            # every unit contiguous, so a sparse row reads and writes
+                            # whole rows, and the optimizer steps the batch's features
     void *b                 # (n_out,)
     void *gW                # gradient accumulators, same shapes, zero between batches
     void *gb
-    int *touched            # (n_out,) number of the last batch that wrote into a row
+    int *touched            # (n_out,), or (n_in,) feature-major: number of the last
+                            # batch that wrote into a row
     HashSpec spec
     Tables tables

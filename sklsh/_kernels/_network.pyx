@@ -78,6 +78,11 @@ cdef class Network:
         Per layer, the number of the last batch that wrote each row's gradient.
         Without the accumulators and stamps the network can only infer, and then its
         arrays may be read-only (memory-mapped models).
+    explore : list of int, optional
+        Per layer, units of the budget drawn at random per training example.
+    first_feature_major : bool, default=False
+        The first layer, dense, is stored by input feature: its weights and their
+        accumulators are ``(n_in, n_out)`` and its stamps ``(n_in,)``.
     """
     @property
     def dtype(self):
@@ -107,7 +112,8 @@ cdef class Network:
     def __init__(self, list weights, list biases, list hashing, list budgets,
                  str activation, str loss, str selection, list candidates=None,
                  list grad_weights=None,
-                 list grad_biases=None, list touched=None, list explore=None):
+                 list grad_biases=None, list touched=None, list explore=None,
+                 bint first_feature_major=False):
         cdef int l, n_in, n_out, KL
         cdef Layer *layer
         self.n_layers = len(weights)
@@ -129,16 +135,24 @@ cdef class Network:
         self.max_words = 1
         for l in range(self.n_layers):
             layer = &self.layers[l]
-            n_out, n_in = weights[l].shape
+            layer.feature_major = l == 0 and first_feature_major
+            if layer.feature_major:
+                if hashing[0] is not None:
+                    raise ValueError("a hashed layer is stored unit-major")
+                n_in, n_out = weights[l].shape
+                shape = (n_in, n_out)
+            else:
+                n_out, n_in = weights[l].shape
+                shape = (n_out, n_in)
             if l > 0 and n_in != self.layers[l - 1].n_out:
                 raise ValueError("consecutive layers do not chain")
             layer.n_in, layer.n_out = n_in, n_out
-            layer.W = checked(weights[l], dtype, (n_out, n_in), write)
+            layer.W = checked(weights[l], dtype, shape, write)
             layer.b = checked(biases[l], dtype, (n_out,), write)
             if write:
-                layer.gW = checked(grad_weights[l], dtype, (n_out, n_in))
+                layer.gW = checked(grad_weights[l], dtype, shape)
                 layer.gb = checked(grad_biases[l], dtype, (n_out,))
-                layer.touched = <int *> checked(touched[l], np.int32, (n_out,))
+                layer.touched = <int *> checked(touched[l], np.int32, (shape[0],))
             layer.budget = budgets[l]
             if not 1 <= layer.budget <= n_out:
                 raise ValueError(f"budget {layer.budget} outside [1, {n_out}]")

@@ -15,6 +15,56 @@ from ._vec cimport (dot, gather_dot, axpy, backward_dense, sk_prefetch, sk_prefe
                    SKLSH_AHEAD as AHEAD)
 
 
+cdef void forward_features(const Layer *layer, const int *in_ids,
+                           const floating *in_val, int in_n, bint in_dense,
+                           floating *z) noexcept nogil:
+    """z = W^T x + b for a feature-major layer, every unit: one contiguous row of
+    weights per non-zero input, added in (# OUT z)."""
+    cdef const floating *W = <const floating *> layer.W
+    cdef const floating *b = <const floating *> layer.b
+    cdef int a, p, n_out = layer.n_out
+    cdef long row_bytes = <long>n_out * sizeof(floating)
+    for a in range(n_out):
+        z[a] = b[a]
+    if in_dense:
+        for p in range(in_n):
+            if in_val[p] != 0:
+                axpy(in_val[p], W + <Py_ssize_t>p * n_out, z, n_out)
+        return
+    # the rows are scattered over the layer: requested a few non-zeros ahead
+    for p in range(min(AHEAD, in_n)):
+        sk_prefetch(W + <Py_ssize_t>in_ids[p] * n_out, row_bytes)
+    for p in range(in_n):
+        if p + AHEAD < in_n:
+            sk_prefetch(W + <Py_ssize_t>in_ids[p + AHEAD] * n_out, row_bytes)
+        axpy(in_val[p], W + <Py_ssize_t>in_ids[p] * n_out, z, n_out)
+
+
+cdef void backward_features(Layer *layer, const int *in_ids, const floating *in_val,
+                            int in_n, bint in_dense, const floating *delta,
+                            int stamp) noexcept nogil:
+    """Accumulate a feature-major layer's gradients: every unit's bias, and the row of
+    each non-zero input, stamped with the batch whether or not a delta is non-zero
+    there (# OUT layer.gW, layer.gb). The layer is the first: no delta goes below."""
+    cdef floating *gW = <floating *> layer.gW
+    cdef floating *gb = <floating *> layer.gb
+    cdef int a, p, i, n_out = layer.n_out
+    cdef long row_bytes = <long>n_out * sizeof(floating)
+    for a in range(n_out):
+        gb[a] += delta[a]
+    for p in range(-min(AHEAD, in_n), in_n):
+        if not in_dense and p + AHEAD < in_n:
+            sk_prefetch_write(gW + <Py_ssize_t>in_ids[p + AHEAD] * n_out, row_bytes)
+        if p < 0:           # (the first rows, requested before any is written)
+            continue
+        if in_val[p] == 0:
+            continue
+        i = p if in_dense else in_ids[p]
+        if layer.touched[i] != stamp:   # read first, as backward() does
+            layer.touched[i] = stamp
+        axpy(in_val[p], delta, gW + <Py_ssize_t>i * n_out, n_out)
+
+
 cdef void forward(const Layer *layer, const int *in_ids, const floating *in_val,
                   int in_n, bint in_dense, const int *ids, int k,
                   floating *z) noexcept nogil:
@@ -28,6 +78,9 @@ cdef void forward(const Layer *layer, const int *in_ids, const floating *in_val,
     # dense layer's rows come in order; a sparse input reads a few weights per row)
     cdef int ahead = AHEAD if in_dense and layer.hashed else 0
     cdef floating s
+    if layer.feature_major:     # (dense: k is every unit, ids the identity)
+        forward_features(layer, in_ids, in_val, in_n, in_dense, z)
+        return
     for a in range(min(ahead, k)):
         sk_prefetch(W + <Py_ssize_t>ids[a] * n_in, row_bytes)
     for a in range(k):
@@ -126,6 +179,9 @@ cdef void backward(Layer *layer, const int *in_ids, const floating *in_val, int 
     # as in forward: a hashed layer's scattered rows, here its accumulators' (and the
     # weights' again, which the forward pass's other candidates may have evicted)
     cdef int ahead = AHEAD if in_dense and layer.hashed else 0
+    if layer.feature_major:
+        backward_features(layer, in_ids, in_val, in_n, in_dense, delta, stamp)
+        return
     for a in range(-min(ahead, k), k):
         if a + ahead < k and ahead:
             j = ids[a + ahead]
