@@ -18,6 +18,13 @@ from ._training import Targets
 # With "auto", an output layer this wide or wider gets its own hash tables.
 AUTO_HASH_OUTPUT = 1024
 
+def _not_in(values, known):
+    """The entries of the sorted `values` that the sorted `known` lacks (a search
+    per value: ``np.setdiff1d`` would sort `known` again)."""
+    at = np.minimum(np.searchsorted(known, values), known.shape[0] - 1)
+    return values[known[at] != values]
+
+
 class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
     _parameter_constraints: dict = {
         **BaseLSHMLP._parameter_constraints,
@@ -51,12 +58,11 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
                         "warm_start can only be used where `y` has the same classes as "
                         f"in the previous call to fit. Previously got {self.classes_}, "
                         f"`y` has {classes}")
-            elif np.setdiff1d(classes, self.classes_).size:
+            elif (unknown := _not_in(classes, self.classes_)).size:
                 raise ValueError(
-                    f"`y` has classes not in `self.classes_`: "
-                    f"{np.setdiff1d(classes, self.classes_)}. `self.classes_` has "
-                    f"{self.classes_} (from the first partial_fit's `classes`, or "
-                    f"fit). 'y' has {classes}.")
+                    f"`y` has classes not in `self.classes_`: {unknown}. "
+                    f"`self.classes_` has {self.classes_} (from the first "
+                    f"partial_fit's `classes`, or fit). 'y' has {classes}.")
         if self.classes_.shape[0] < 2:
             raise ValueError(
                 "The classifier needs samples of at least 2 classes in the data, but "
@@ -149,8 +155,12 @@ class LSHMLPClassifier(ClassifierMixin, BaseLSHMLP):
         self : object
             Trained model.
         """
-        # (a first call sets classes_ to unique_labels(classes))
-        _check_partial_fit_first_call(self, classes)
+        # (a first call sets classes_ to unique_labels(classes); a later call that
+        # passes classes_ again, as a loop over blocks does, is not sorted anew: at
+        # a million classes that costs a second a call)
+        if not (classes is not None and hasattr(self, "classes_")
+                and np.array_equal(np.asarray(classes), self.classes_)):
+            _check_partial_fit_first_call(self, classes)
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     @reads_X

@@ -221,6 +221,60 @@ def test_partial_fit_with_classes(digits):
         clf.partial_fit(X[:10], np.full(10, 11))    # an unknown class
 
 
+def test_later_partial_fit_checks_the_classes_it_is_given(digits):
+    """A later call may repeat the first call's classes (in any order, as scikit-
+    learn's check allows); other classes, or a y outside them, are refused."""
+    X, y = digits
+    clf = small_clf(active_fraction=0.25, max_iter=1)
+    classes = np.arange(10)
+    clf.partial_fit(X[:200], y[:200], classes=classes)
+    clf.partial_fit(X[200:400], y[200:400], classes=classes)
+    clf.partial_fit(X[400:600], y[400:600], classes=classes[::-1])
+    assert clf.n_iter_ == 3
+    with pytest.raises(ValueError, match="is not the same as on last call"):
+        clf.partial_fit(X[:10], y[:10], classes=np.arange(11))
+    with pytest.raises(ValueError, match=r"`y` has classes not in `self.classes_`: \[11 12\]"):
+        clf.partial_fit(X[:10], np.r_[y[:8], 11, 12], classes=classes)
+
+
+# ------------------------------------------------------ the first layer's storage
+def test_a_dense_first_layer_is_stored_by_feature(digits):
+    """A dense first layer is stored by input feature (coefs_[0] C-contiguous), a
+    hashed one by unit; a warm start that changes which turns the layer over and
+    trains on from the same weights."""
+    X, y = digits
+    dense = small_clf(active_fraction=1.0, max_iter=2).fit(X, y)
+    hashed = small_clf(active_fraction=0.25, max_iter=2).fit(X, y)
+    assert dense.coefs_[0].flags.c_contiguous and dense.coefs_[0].shape == (64, 64)
+    assert hashed.coefs_[0].T.flags.c_contiguous
+    for model, start in ((dense, 0.25), (hashed, 1.0)):
+        before = model.coefs_[0].copy()
+        model.set_params(warm_start=True, active_fraction=start, max_iter=1,
+                         learning_rate_init=1e-12)
+        model.fit(X, y)
+        np.testing.assert_allclose(model.coefs_[0], before, atol=1e-6)
+        assert model.coefs_[0].flags.c_contiguous == (start == 1.0)
+        model.set_params(learning_rate_init=0.01, max_iter=5).fit(X, y)
+        assert model.score(X, y) > 0.9
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_a_feature_no_row_has_keeps_its_first_layer_weights(digits, sparse):
+    """Stored by feature, the first layer steps a feature's weights only in the
+    batches that have it non-zero (as the output layer steps only its classes'
+    rows), the L2 penalty included: digits' always-blank pixels keep their draw."""
+    X, y = digits
+    blank = ~(X != 0).any(axis=0)
+    assert blank.sum() >= 2
+    clf = small_clf(active_fraction=1.0, max_iter=1, alpha=0.1)
+    clf.fit(sp.csr_matrix(X) if sparse else X, y)
+    # (a step of 1e-300 leaves every weight as drawn)
+    drawn = small_clf(active_fraction=1.0, max_iter=1, learning_rate_init=1e-300)
+    drawn.fit(X, y)
+    np.testing.assert_array_equal(clf.coefs_[0][blank], drawn.coefs_[0][blank])
+    assert not np.allclose(clf.coefs_[0][~blank], drawn.coefs_[0][~blank])
+
+
 # -------------------------------------------------------------------- regression
 def _regression_data(n_outputs):
     rng = np.random.RandomState(0)
