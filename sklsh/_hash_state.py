@@ -312,14 +312,20 @@ def srp_key_codes(W, b, state, units):
     """
     P = state["projections"]
     d = W.shape[1]
-    Wu, bu = W[units], b[units]
-    proj = Wu @ P[:d] + bu[:, None] * P[d]
+    # One product over the keys [w_j, b_j, m_j / s]: the MIPS key [s w_j, s b_j, m_j]
+    # (m_j = sqrt(1 - s^2 |[w_j, b_j]|^2), scale s > 0) over s, whose projections
+    # have the same signs; the bias and the norm added by hand would each pass over
+    # the projections again
+    keys = np.empty((len(units), d + 2), dtype=W.dtype)
+    keys[:, :d] = W[units]
+    keys[:, d] = b[units]
     if state["mips"]:
-        sq = _key_sq_norms(Wu, bu)
         s = state["scale"][0]
-        extra = np.sqrt(np.maximum(0.0, 1.0 - s * s * sq)).astype(proj.dtype)
-        proj = proj * proj.dtype.type(s) + extra[:, None] * P[d + 1]
-    return (proj > 0).astype(np.int32)
+        sq = _key_sq_norms(keys[:, :d], keys[:, d])
+        keys[:, d + 1] = np.sqrt(np.maximum(0.0, 1.0 - s * s * sq)) / s
+    else:
+        keys[:, d + 1] = 0
+    return (keys @ P > 0).astype(np.int32)
 
 
 def _key_sq_norms(W, b):

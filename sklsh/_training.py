@@ -5,6 +5,7 @@ kernels. Nothing here reads the estimator, and nothing here is kept after a fit:
 model is the arrays.
 """
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
@@ -315,11 +316,12 @@ def refresh_layer(network, layer, W, b, state, units, full, seed, n_threads):
     if srp and full and state["mips"]:
         reset_mips_scale(W, b, state, REFRESH_CHUNK)
     blocks = np.arange(W.shape[0], dtype=np.int64) if full else units
-    for i, start in enumerate(range(0, max(len(blocks), 1), REFRESH_CHUNK)):
-        chunk = blocks[start:start + REFRESH_CHUNK]
-        codes = None
+    chunks = [blocks[start:start + REFRESH_CHUNK]
+              for start in range(0, max(len(blocks), 1), REFRESH_CHUNK)]
+    key_codes = (lambda chunk: srp_key_codes(W, b, state, chunk)) if srp else None
+    for i, (chunk, codes) in enumerate(zip(chunks, _in_threads(key_codes, chunks,
+                                                               n_threads))):
         if srp:
-            codes = srp_key_codes(W, b, state, chunk)
             ops += codes.size * (W.shape[1] + 1)
         if full:
             ops += hash_units(network, layer, chunk, n_threads, codes)
@@ -328,6 +330,22 @@ def refresh_layer(network, layer, W, b, state, units, full, seed, n_threads):
     if full:
         fill_tables(network, layer, units, seed, n_threads)
     return ops
+
+
+def _in_threads(f, items, n_threads):
+    """f(item) for each item in order (None for all without f), up to `n_threads`
+    computed at once on threads of this process, each calling BLAS on one thread:
+    NumPy releases the GIL in its products and copies, and a single-threaded BLAS
+    call leaves no BLAS threads spinning against the kernels' threads after it."""
+    if f is None:
+        yield from (None for _ in items)
+        return
+    if n_threads == 1 or len(items) == 1:
+        yield from map(f, items)
+        return
+    with ThreadPoolExecutor(n_threads) as pool:
+        for start in range(0, len(items), n_threads):
+            yield from pool.map(f, items[start:start + n_threads])
 
 
 def _seed(rng):
