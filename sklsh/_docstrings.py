@@ -247,7 +247,8 @@ ATTRIBUTES = """
         Training examples seen.
 
     coefs_ : list of ndarray of shape (n_fan_in, n_fan_out)
-        Weight matrices, in scikit-learn's orientation (views of unit-major arrays).
+        Weight matrices, in scikit-learn's orientation: views of unit-major arrays,
+        but for a dense first layer, stored as it is shown (C-contiguous).
 
     intercepts_ : list of ndarray of shape (n_fan_out,)
         Bias vectors.
