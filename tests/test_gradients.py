@@ -55,15 +55,20 @@ def make_problem(loss, seed=0, sizes=SIZES, dtype=np.float64):
                 label_idx=label_idx, Y=Y, kernel_loss=loss.split("-")[0])
 
 
-def make_network(p, activation):
-    """A Network over p's arrays, every layer dense, with zeroed accumulators."""
+def make_network(p, activation, by_feature=False):
+    """A Network over p's arrays, every layer dense, with zeroed accumulators. With
+    `by_feature` the first layer is stored by input feature: p's first weights are
+    replaced by their (n_in, n_out) copy, which the network reads."""
+    if by_feature:
+        p["weights"][0] = np.ascontiguousarray(p["weights"][0].T)
     grad_w = [np.zeros_like(W) for W in p["weights"]]
     grad_b = [np.zeros_like(b) for b in p["biases"]]
     touched = [np.zeros(W.shape[0], dtype=np.int32) for W in p["weights"]]
     n_layers = len(p["weights"])
     net = Network(p["weights"], p["biases"], [None] * n_layers,
-                  [W.shape[0] for W in p["weights"]], activation, p["kernel_loss"],
-                  "collisions", None, grad_w, grad_b, touched)
+                  [b.shape[0] for b in p["biases"]], activation, p["kernel_loss"],
+                  "collisions", None, grad_w, grad_b, touched,
+                  first_feature_major=by_feature)
     return net, grad_w, grad_b, touched
 
 
@@ -370,21 +375,6 @@ def test_gradients_through_hashed_layers(activation, hash_output, sparse, multil
 
 
 # ------------------------------------------------------ a first layer by feature
-def make_feature_major_network(p, activation):
-    """As make_network, with the first layer stored by input feature: p's first
-    weights are replaced by their (n_in, n_out) copy, which the network reads."""
-    p["weights"][0] = np.ascontiguousarray(p["weights"][0].T)
-    grad_w = [np.zeros_like(W) for W in p["weights"]]
-    grad_b = [np.zeros_like(b) for b in p["biases"]]
-    touched = [np.zeros(W.shape[0], dtype=np.int32) for W in p["weights"]]
-    n_layers = len(p["weights"])
-    net = Network(p["weights"], p["biases"], [None] * n_layers,
-                  [b.shape[0] for b in p["biases"]], activation, p["kernel_loss"],
-                  "collisions", None, grad_w, grad_b, touched,
-                  first_feature_major=True)
-    return net, grad_w, grad_b, touched
-
-
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 @pytest.mark.parametrize("loss", LOSSES)
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
@@ -395,7 +385,7 @@ def test_feature_major_first_layer_matches_reference(activation, loss, sparse):
     p = make_problem(loss, seed=8)
     p["X"][:, 2] = 0                # a feature no row has
     ref_value, ref_w, ref_b = reference(p, activation)
-    net, grad_w, grad_b, touched = make_feature_major_network(p, activation)
+    net, grad_w, grad_b, touched = make_network(p, activation, by_feature=True)
     touched[0][:] = 3
     value = run_batch(net, p, sparse, stamp=11)
     assert value == pytest.approx(ref_value, rel=1e-12, abs=1e-12)
@@ -412,7 +402,7 @@ def test_feature_major_first_layer_matches_reference(activation, loss, sparse):
 def test_feature_major_first_layer_matches_finite_differences():
     """The by-feature gradients are those of the loss the kernel reports."""
     p = make_problem("softmax", seed=9)
-    net, grad_w, grad_b, _ = make_feature_major_network(p, "tanh")
+    net, grad_w, grad_b, _ = make_network(p, "tanh", by_feature=True)
     run_batch(net, p, True)
     W, G = p["weights"][0], grad_w[0].copy()
     numeric = np.empty_like(W)
