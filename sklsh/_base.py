@@ -198,7 +198,8 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         self.t_ = 0
         self.n_layers_ = len(layer_units)
         self.coefs_, self.intercepts_ = _init.draw_weights(
-            layer_units, dtype, self.activation, self._random_state, first_fan_in)
+            layer_units, dtype, self.activation, self._random_state, first_fan_in,
+            by_feature)
         self.loss_curve_ = []
         self._no_improvement_count = 0
         if self.early_stopping:
@@ -209,8 +210,6 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
             self.validation_scores_ = None
             self.best_validation_score_ = None
             self.best_loss_ = np.inf
-        if by_feature:
-            self.coefs_[0] = np.ascontiguousarray(self.coefs_[0])
         self._first_feature_major = by_feature
         stored = [_stored(c, by_feature and l == 0) for l, c in enumerate(self.coefs_)]
         self._optimizer_state = _optimizers.init_state(self.solver, stored,

@@ -33,11 +33,13 @@ def effective_fan_in(X, init="glorot"):
     return round(mean_sq, 5 - math.floor(math.log10(mean_sq)))
 
 
-def draw_weights(layer_units, dtype, activation, rng, first_fan_in=None):
+def draw_weights(layer_units, dtype, activation, rng, first_fan_in=None,
+                 first_by_feature=False):
     """Weights and biases of a network of `layer_units`, drawn from `rng`: per layer
     ``(n_in, n_out)`` coefficients (views of unit-major arrays, as the kernels read
-    them) and ``(n_out,)`` intercepts. `first_fan_in`, when given, replaces Glorot's
-    draw of the first layer's weights by He's uniform one over that fan-in."""
+    them; the first layer's C-contiguous itself with `first_by_feature`) and
+    ``(n_out,)`` intercepts. `first_fan_in`, when given, replaces Glorot's draw of the
+    first layer's weights by He's uniform one over that fan-in."""
     coefs, intercepts = [], []
     factor = 2.0 if activation == "logistic" else 6.0
     for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
@@ -46,24 +48,27 @@ def draw_weights(layer_units, dtype, activation, rng, first_fan_in=None):
         bound = w_bound = np.sqrt(factor / (fan_in + fan_out))
         if first_fan_in is not None and not coefs:
             w_bound = np.sqrt(factor / first_fan_in)    # (biases keep Glorot's)
-        coefs.append(_uniform_unit_major(rng, w_bound, fan_in, fan_out, dtype).T)
+        by_feature = first_by_feature and not coefs
+        coefs.append(_uniform(rng, w_bound, fan_in, fan_out, dtype, by_feature))
         intercepts.append(rng.uniform(-bound, bound, fan_out).astype(dtype))
     return coefs, intercepts
 
 
-# Input rows drawn at a time by _uniform_unit_major: its float64 draw stays this many
-# values, whatever the layer's width
+# Input rows drawn at a time by _uniform: its float64 draw stays this many values,
+# whatever the layer's width
 DRAW_BLOCK = 2**22
 
 
-def _uniform_unit_major(rng, bound, fan_in, fan_out, dtype):
+def _uniform(rng, bound, fan_in, fan_out, dtype, by_feature):
     """``rng.uniform(-bound, bound, (fan_in, fan_out))`` cast to `dtype`, stored
-    unit-major ``(fan_out, fan_in)``: the same values, drawn a block of input rows at
-    a time (the generator fills in C order, so blocks continue one stream), so that a
-    layer of 10^6 units needs no float64 copy of itself."""
-    W = np.empty((fan_out, fan_in), dtype=dtype)
+    unit-major (the transpose of a ``(fan_out, fan_in)`` array) or, `by_feature`, as
+    drawn: the same values either way, drawn a block of input rows at a time (the
+    generator fills in C order, so blocks continue one stream), so that a layer of
+    10^6 units needs no float64 copy of itself."""
+    W = np.empty((fan_in, fan_out) if by_feature else (fan_out, fan_in), dtype=dtype)
+    coef = W if by_feature else W.T
     step = max(1, DRAW_BLOCK // max(fan_out, 1))
     for lo in range(0, fan_in, step):
         hi = min(fan_in, lo + step)
-        W[:, lo:hi] = rng.uniform(-bound, bound, (hi - lo, fan_out)).T
-    return W
+        coef[lo:hi] = rng.uniform(-bound, bound, (hi - lo, fan_out))
+    return coef

@@ -372,6 +372,21 @@ def test_row_norm_draws_the_first_layer_for_the_row_norms(digits):
     assert np.abs(clf.intercepts_[0]).max() <= np.sqrt(6.0 / (4000 + 64))
 
 
+def test_the_first_layer_is_drawn_the_same_in_either_storage(monkeypatch):
+    """Stored by feature or by unit, the first draw gives the same values (the
+    generator's stream is read in the same order, a block of rows at a time)."""
+    from sklsh import _init
+    monkeypatch.setattr(_init, "DRAW_BLOCK", 64)        # blocks of 9 rows
+    units = [300, 7, 5]
+    draws = [_init.draw_weights(units, np.float32, "relu", np.random.RandomState(0),
+                                first_by_feature=by_feature)
+             for by_feature in (False, True)]
+    (by_unit, b0), (by_feature, b1) = draws
+    assert by_unit[0].T.flags.c_contiguous and by_feature[0].flags.c_contiguous
+    for a, c in zip(by_unit + b0, by_feature + b1):
+        np.testing.assert_array_equal(a, c)
+
+
 def test_init_chooses_the_first_layer_draw(digits):
     """init='glorot' (the default) keeps scikit-learn's draw on sparse data,
     'row_norm' uses the row norms on dense data too; the later layers never
