@@ -6,7 +6,7 @@ same weights and tables of a `Network` and adding into the same gradient accumul
 import numpy as np
 
 from cython cimport floating
-from cython.parallel cimport prange, parallel
+from cython.parallel cimport prange, parallel, threadid
 from libc.math cimport INFINITY
 from libc.stdint cimport int64_t, uint64_t
 
@@ -275,7 +275,6 @@ def batch_gradients(Network net, const floating[:, ::1] X, const floating[::1] d
     cdef int64_t r, lo
     cdef double loss = 0
     cdef int64_t macs = 0, dense_macs = 0, hash_ops = 0
-    cdef int[::1] failed = np.zeros(1, dtype=np.int32)
     cdef const floating *dp = &data[0] if data.shape[0] else NULL
     cdef const int *ip = &indices[0] if indices.shape[0] else NULL
     cdef const int *lp = &label_idx[0] if label_idx.shape[0] else NULL
@@ -284,18 +283,15 @@ def batch_gradients(Network net, const floating[:, ::1] X, const floating[::1] d
     cdef const uint64_t *qs
     cdef int n_lab
     cdef bint has_labels = net.loss_kind != SQUARED
+    cdef Work **pool = net.workspaces(n_threads, max_labels, sizeof(floating))
     cdef Work *work
     cdef uint64_t rng
     cdef Row row
     with nogil, parallel(num_threads=n_threads):
-        work = net.new_work(max_labels, sizeof(floating))
-        if work == NULL:
-            failed[0] = 1
+        work = pool[threadid()]
         # dynamic: a thread that the OS sets aside (a busy machine, nested
         # parallelism) must not hold back the examples dealt to it in advance
         for i in prange(n, schedule='dynamic', chunksize=4):
-            if work == NULL:
-                continue
             r = rows[i]
             rng = stream(seed, <uint64_t>r)
             lo = label_ptr[r] if has_labels else 0
@@ -311,9 +307,6 @@ def batch_gradients(Network net, const floating[:, ::1] X, const floating[::1] d
             macs += work.tally[0]
             dense_macs += work.tally[1]
             hash_ops += work.tally[2]
-        net.free_work(work)
-    if failed[0]:
-        raise MemoryError("could not allocate the per-thread buffers")
     return loss, macs, dense_macs, hash_ops
 
 
@@ -338,22 +331,18 @@ def hashed_scores(Network net, const floating[:, ::1] X, const floating[::1] dat
     if n_threads < 1:
         raise ValueError("n_threads must be positive")
     cdef Py_ssize_t r
-    cdef int[::1] failed = np.zeros(1, dtype=np.int32)
     cdef const floating *dp = &data[0] if data.shape[0] else NULL
     cdef const int *ip = &indices[0] if indices.shape[0] else NULL
     cdef bint queries = q_buckets.shape[0] > 0
     cdef const int *qb
     cdef const uint64_t *qs
+    cdef Work **pool = net.workspaces(n_threads, 0, sizeof(floating))
     cdef Work *work
     cdef uint64_t rng
     cdef Row row
     with nogil, parallel(num_threads=n_threads):
-        work = net.new_work(0, sizeof(floating))
-        if work == NULL:
-            failed[0] = 1
+        work = pool[threadid()]
         for r in prange(n_samples, schedule='dynamic', chunksize=16):
-            if work == NULL:
-                continue
             rng = seed
             qb = &q_buckets[r, 0] if queries else NULL
             qs = &q_sketch[r, 0] if queries else NULL
@@ -361,6 +350,3 @@ def hashed_scores(Network net, const floating[:, ::1] X, const floating[::1] dat
             run_example(net, <const floating *> row.values, row.ids, row.n, not sparse,
                         qb, qs, NULL, 0, NULL, work, &rng, False, 0, &out_ids[r, 0],
                         &out[r, 0], 1.0)
-        net.free_work(work)
-    if failed[0]:
-        raise MemoryError("could not allocate the per-thread buffers")

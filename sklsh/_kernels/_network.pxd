@@ -34,6 +34,9 @@ cdef class Network:
     cdef int act_kind, loss_kind
     cdef int max_units, max_kl, max_tables, max_cand, max_words
     cdef list keep               # the arrays the structs point into stay alive here
+    cdef Work **pool             # one workspace per thread, kept between batches
+    cdef int pool_threads, pool_labels
+    cdef Py_ssize_t pool_fsize
 
     cdef _set_hashing(self, Layer *layer, dict h, object dtype, bint write)
     cdef _set_prefix_table(self, Layer *layer, dict h)
@@ -42,3 +45,5 @@ cdef class Network:
     cdef Work *new_work(self, int max_labels, Py_ssize_t fsize) noexcept nogil
     cdef int capacity(self, int l, int max_labels) noexcept nogil
     cdef void free_work(self, Work *work) noexcept nogil
+    cdef Work **workspaces(self, int n_threads, int max_labels, Py_ssize_t fsize) except NULL
+    cdef void free_pool(self) noexcept nogil

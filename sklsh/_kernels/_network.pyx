@@ -10,9 +10,11 @@ import numpy as np
 
 cimport numpy as cnp
 from libc.stdlib cimport calloc, free
+from libc.string cimport memset
 from libc.stdint cimport int64_t, uint64_t
 
 from ._vec cimport sk_slot_lsb
+from ._active_set cimport Scratch
 
 from ._layout cimport (Layer, HashSpec, Tables, SRP, WTA, DWTA, DOPH, FIFO, RESERVOIR, COLLISIONS,
                        UNION, SKETCH, IDENTITY, LOGISTIC, TANH, RELU, SOFTMAX, SIGMOID, SQUARED)
@@ -105,8 +107,10 @@ cdef class Network:
 
     def __cinit__(self):
         self.layers = NULL
+        self.pool = NULL
 
     def __dealloc__(self):
+        self.free_pool()
         free(self.layers)
 
     def __init__(self, list weights, list biases, list hashing, list budgets,
@@ -295,6 +299,46 @@ cdef class Network:
         ni += ni % 2              # the sketch words 8-aligned (the block is, by calloc)
         work.sketch = <uint64_t *> take_ints(ib, &ni, 2 * self.max_words)
         n_ints[0], n_floats[0] = ni, nf
+
+    cdef Work **workspaces(self, int n_threads, int max_labels,
+                           Py_ssize_t fsize) except NULL:
+        """A workspace for each of `n_threads` threads, kept from call to call: fresh
+        ones each batch cost their pages zeroed by the kernel again (calloc of blocks
+        this large maps new memory). Made anew when more threads, labels or wider
+        floats are asked for; a selection stamp near overflow starts again at 0."""
+        cdef int t
+        cdef Scratch *s
+        if self.pool != NULL and (n_threads > self.pool_threads
+                                  or max_labels > self.pool_labels
+                                  or fsize != self.pool_fsize):
+            max_labels = max(max_labels, self.pool_labels)
+            self.free_pool()
+        if self.pool == NULL:
+            self.pool = <Work **> calloc(n_threads, sizeof(Work *))
+            if self.pool == NULL:
+                raise MemoryError("could not allocate the per-thread buffers")
+            self.pool_threads, self.pool_labels = n_threads, max_labels
+            self.pool_fsize = fsize
+            for t in range(n_threads):
+                self.pool[t] = self.new_work(max_labels, fsize)
+                if self.pool[t] == NULL:
+                    self.free_pool()
+                    raise MemoryError("could not allocate the per-thread buffers")
+        for t in range(self.pool_threads):
+            s = &self.pool[t].scratch
+            if s.now > (1 << 30):
+                memset(s.stamp, 0, self.max_units * sizeof(int))
+                s.now = 0
+        return self.pool
+
+    cdef void free_pool(self) noexcept nogil:
+        cdef int t
+        if self.pool != NULL:
+            for t in range(self.pool_threads):
+                self.free_work(self.pool[t])
+            free(self.pool)
+        self.pool = NULL
+        self.pool_threads = self.pool_labels = 0
 
     cdef Work *new_work(self, int max_labels, Py_ssize_t fsize) noexcept nogil:
         """Per-thread buffers, or NULL when out of memory."""
