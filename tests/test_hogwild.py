@@ -78,3 +78,29 @@ def test_batch_gradient_is_the_sum_of_example_gradients(selection):
     assert 0 < np.count_nonzero(batch[2]) <= 4 * 12
     # ... and which ones depends on the seed
     assert not np.allclose(run([6, 1, 3, 4], seed=78)[1][0], batch[0])
+
+
+def test_workspaces_grow_with_the_threads_and_labels_asked():
+    """A network keeps its threads' workspaces from batch to batch; a batch with more
+    labels a row, or more threads, than the last gets larger ones, and the same
+    gradients as a network that never ran a batch."""
+    def run(net, gW, gb, label_ptr, label_idx, n_threads):
+        for g in gW + gb:
+            g[...] = 0
+        rows = np.arange(8, dtype=np.int64)
+        loss = batch_gradients(net, *kernel_input(X, False), rows, label_ptr, label_idx,
+                               np.zeros((0, 0)), 77, 1, n_threads)[0]
+        return loss, [g.copy() for g in gW + gb]
+
+    used, X, one_ptr, one_idx, gW, gb = _two_layer_problem("sketch")
+    run(used, gW, gb, one_ptr, one_idx, 1)
+    # three labels a row now (the label positions outgrow the first workspaces)
+    three_ptr = np.arange(0, 25, 3, dtype=np.int64)
+    three_idx = np.tile(np.array([0, 2, 3], dtype=np.int32), 8)
+    for n_threads in (1, 2):
+        fresh, _, _, _, fW, fb = _two_layer_problem("sketch")
+        want = run(fresh, fW, fb, three_ptr, three_idx, n_threads)
+        got = run(used, gW, gb, three_ptr, three_idx, n_threads)
+        assert got[0] == pytest.approx(want[0], rel=1e-12)
+        for a, c in zip(got[1], want[1]):
+            np.testing.assert_allclose(a, c, rtol=1e-10, atol=1e-12)
