@@ -244,12 +244,15 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
             for key in ("m_W", "v_W", "velocity_W"):
                 if key in state:
                     state[key][0] = state[key][0].T
+            state.pop("stepped", None)      # (every row is up to date between fits)
             self._first_feature_major = by_feature
         if state.get("solver") != self.solver:
             state = _optimizers.init_state(self.solver, weights, self.intercepts_)
         for key, value in state.items():
             if isinstance(value, list):
                 state[key] = [_writeable(a) for a in value]
+            elif isinstance(value, np.ndarray):
+                state[key] = _writeable(value)
         self._optimizer_state = state
         config = self._hash_config(layer_units, plan)
         rebuild = self._hash_states is None or getattr(self, "_hash_config_", None) != config

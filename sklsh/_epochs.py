@@ -44,6 +44,7 @@ def run_epochs(est, X, y, targets, trainer, incremental, sample_weight=None):
                         if est.verbose >= 2 else None)
             est.loss_ = _epoch(est, data, targets, trainer, order, batch_size,
                                n_batches, rng, sample_weight, progress)
+            trainer.settle()
             est.n_iter_ += 1
             est.t_ += n_train
             est.loss_curve_.append(est.loss_)
@@ -66,6 +67,7 @@ def run_epochs(est, X, y, targets, trainer, incremental, sample_weight=None):
                     "optimization hasn't converged yet." % est.max_iter,
                     ConvergenceWarning)
     except KeyboardInterrupt:
+        trainer.settle()
         warnings.warn("Training interrupted by user.")
     record_tally(est, trainer)
     # The tables stay as training last used them: the network is adapted to the

@@ -61,6 +61,16 @@ class KernelInput:
                               self.indptr[start:stop + 1] - lo),
                              shape=(stop - start, self.dense.shape[1]))
 
+    def features(self, rows):
+        """The distinct features non-zero in some row of `rows`, sorted."""
+        if not self.sparse:
+            return np.flatnonzero((self.dense[rows] != 0).any(axis=0))
+        starts, stops = self.indptr[rows], self.indptr[rows + 1]
+        counts = stops - starts
+        at = np.arange(counts.sum()) + np.repeat(starts - np.cumsum(counts) + counts,
+                                                 counts)
+        return np.unique(self.indices[at[self.data[at] != 0]])
+
     def args(self):
         return (self.dense, self.data, self.indices, self.indptr, self.sparse,
                 self.q_buckets, self.q_sketch)
@@ -264,6 +274,8 @@ class Trainer:
         if sample_weight is not None:
             weights = np.ascontiguousarray(sample_weight[rows], dtype=np.float64)
             weight_sum = float(weights.sum())
+        if self.first_feature_major:
+            self.settle(data.features(rows))
         loss, macs, dense, hops = self.gradients(data, targets, rows, _seed(rng), stamp,
                                                  weights)
         self.tally.add(macs, dense, hops)
@@ -282,6 +294,17 @@ class Trainer:
             self.schedule["interval"] = max(interval, 1)
             self.schedule["next"] = stamp + int(round(self.schedule["interval"]))
         return loss
+
+    def settle(self, features=None):
+        """Bring a first layer stored by feature up to date: the steps its rows
+        `features` (None: all) sat out since their last batch (see
+        ``_optimizers.step``); before a batch reads them, and at the end of an epoch
+        and of a fit, so the weights are those a full step would have given."""
+        s = self.settings
+        _optimizers.settle(self.optimizer, self.weights,
+                           learning_rate=self.learning_rate, beta_1=s.beta_1,
+                           beta_2=s.beta_2, epsilon=s.epsilon, momentum=s.momentum,
+                           n_threads=s.n_threads, nesterov=s.nesterov, rows=features)
 
 
 def refresh_layer(network, layer, W, b, state, units, full, seed, n_threads):

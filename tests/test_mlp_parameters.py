@@ -27,7 +27,7 @@ from sklsh._hash_state import make_hash_state
 from sklsh._kernels._build_info import openmp_enabled
 from sklsh._kernels._hogwild import batch_gradients
 from sklsh._kernels._network import Network
-from sklsh._kernels._optim import adam_step, momentum_step
+from sklsh._kernels._optim import adam_settle, adam_step, momentum_settle, momentum_step
 from sklsh._training import KernelInput, Trainer, refresh_layer
 
 ESTIMATORS = [LSHMLPClassifier, LSHMLPRegressor]
@@ -444,6 +444,87 @@ def test_a_step_by_feature_moves_its_features_and_every_bias(solver):
     np.testing.assert_array_equal(W[~rows], W0[~rows])
     np.testing.assert_array_equal(gW[rows], 0)
     assert (gW[~rows] != 0).all() and (gb == 0).all()
+
+
+def _zero_gradient_steps(solver, W, s, v, k, lr, nesterov=True):
+    """k steps with no gradient, one at a time: Adam at the constant rate lr with
+    eps 0, or scikit-learn's SGDOptimizer with momentum 0.9 (# INOUT W, s, v)."""
+    for _ in range(k):
+        if solver == "adam":
+            s *= 0.9
+            v *= 0.999
+            W -= lr * s / np.sqrt(v)
+        else:
+            opt = SGDOptimizer([W], lr, "constant", 0.9, nesterov)
+            opt.velocities = [s]
+            opt.update_params([W], [np.zeros_like(W)])
+            s[...] = opt.velocities[0]
+
+
+@pytest.mark.parametrize("nesterov", [True, False])
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_rows_stepped_by_feature_take_the_steps_they_sat_out(solver, nesterov):
+    """A row last stepped at step 3 and stepped again at step 9 first takes steps 4-8
+    as they would have come with no gradient (its moments decaying, its weights
+    moving on them), then its own; settling brings every row to the last step."""
+    rng = np.random.RandomState(2)
+    W, gW, sW, vW = (rng.normal(size=(4, 5)) for _ in range(4))
+    vW = np.abs(vW) + 0.5
+    b, gb, sb, vb = (rng.normal(size=5) for _ in range(4))
+    vb = np.abs(vb)
+    stepped = np.array([3, 8, 2, 8], dtype=np.int64)
+    touched = np.array([9, 9, 0, 0], dtype=np.int32)
+    ref = [a.copy() for a in (W, gW, sW, vW)]
+    lr = 0.01
+    if solver == "adam":
+        adam_step(W, b, gW, gb, sW, sb, vW, vb, touched, 9, 1.0, 0.0, lr, 0.9, 0.999,
+                  0.0, 1, True, stepped, 9)
+    else:
+        momentum_step(W, b, gW, gb, sW, sb, touched, 9, 1.0, 0.0, lr, 0.9, 1,
+                      nesterov, True, stepped, 9)
+    np.testing.assert_array_equal(stepped, [9, 9, 2, 8])
+    rW, rgW, rsW, rvW = ref
+    _zero_gradient_steps(solver, rW[0], rsW[0], rvW[0], 5, lr, nesterov)   # 4 to 8
+    for j in (0, 1):             # then step 9 with the row's gradient
+        ones = np.ones(1, np.int32)
+        if solver == "adam":
+            adam_step(rW[j:j + 1], np.zeros(1), rgW[j:j + 1], np.zeros(1),
+                      rsW[j:j + 1], np.zeros(1), rvW[j:j + 1], np.zeros(1), ones, 1,
+                      1.0, 0.0, lr, 0.9, 0.999, 0.0, 1)
+        else:
+            momentum_step(rW[j:j + 1], np.zeros(1), rgW[j:j + 1], np.zeros(1),
+                          rsW[j:j + 1], np.zeros(1), ones, 1, 1.0, 0.0, lr, 0.9, 1,
+                          nesterov)
+    for got, want in zip((W, sW), (rW, rsW)):
+        np.testing.assert_allclose(got[:2], want[:2], rtol=1e-12)
+        np.testing.assert_array_equal(got[2:], want[2:])    # not stamped: untouched
+    # settling: rows 2 and 3 take steps 3-9 and 9 with no gradient
+    if solver == "adam":
+        adam_settle(W, sW, vW, stepped, 9, lr, 0.9, 0.999, 0.0, 1)
+    else:
+        momentum_settle(W, sW, stepped, 9, 0.9, nesterov, 1)
+    _zero_gradient_steps(solver, rW[2], rsW[2], rvW[2], 7, lr, nesterov)
+    _zero_gradient_steps(solver, rW[3], rsW[3], rvW[3], 1, lr, nesterov)
+    np.testing.assert_allclose(W, rW, rtol=1e-12)
+    np.testing.assert_allclose(sW, rsW, rtol=1e-12)
+    if solver == "adam":
+        np.testing.assert_allclose(vW, rvW, rtol=1e-12)
+    np.testing.assert_array_equal(stepped, 9)
+
+
+def test_settling_some_rows_leaves_the_others():
+    rng = np.random.RandomState(3)
+    W, mW, vW = rng.normal(size=(3, 4)), rng.normal(size=(3, 4)), np.ones((3, 4))
+    before = W.copy()
+    stepped = np.array([1, 1, 1], dtype=np.int64)
+    adam_settle(W, mW, vW, stepped, 4, 0.1, 0.9, 0.999, 1e-8, 1, np.array([2, 0]))
+    np.testing.assert_array_equal(stepped, [4, 1, 4])
+    np.testing.assert_array_equal(W[1], before[1])
+    assert (W[[0, 2]] != before[[0, 2]]).all()
+    with pytest.raises(ValueError, match="out of range"):
+        adam_settle(W, mW, vW, stepped, 5, 0.1, 0.9, 0.999, 1e-8, 1, np.array([3]))
+    with pytest.raises(ValueError, match="one entry per row"):
+        adam_settle(W, mW, vW, stepped[:2], 5, 0.1, 0.9, 0.999, 1e-8, 1)
 
 
 @pytest.mark.parametrize("sparse", [False, True])

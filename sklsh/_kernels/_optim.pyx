@@ -9,13 +9,25 @@ MLP form (scale = 1 / batch size, l2 = alpha / batch size; with sample weights, 
 batch's sum of weights in place of its size); biases get no penalty.
 
 A feature-major layer (``by_feature``) has a row per input feature, stamped where the
-batch had the feature non-zero, and its biases, one per unit, are stepped whole.
+batch had the feature non-zero, and its biases, one per unit, are stepped whole. Its
+rows may also be kept up to date (`stepped`, the step number each row last reached):
+before a row's step, the steps it sat out since are taken at once as full Adam (or
+momentum) would have taken them with no gradient, its moments decaying and its
+weights moving on them, so that a feature seen in one batch of many moves as far as
+it does under a dense step; `adam_settle` and `momentum_settle` bring every row up
+to date (the end of an epoch). The L2 penalty still reaches a row only in its own
+steps.
 """
 from cython cimport floating
 from cython.parallel cimport prange
+from libc.math cimport sqrt, pow
+from libc.stdint cimport int64_t
+
+import numpy as np
 
 from ._vec cimport (sk_adam_row_f32, sk_adam_row_f64, sk_momentum_row_f32,
-                    sk_momentum_row_f64)
+                    sk_momentum_row_f64, sk_adam_catch_up_f32, sk_adam_catch_up_f64,
+                    sk_momentum_catch_up_f32, sk_momentum_catch_up_f64)
 
 
 cdef inline void adam_row(floating *w, floating *g, floating *m, floating *v, int n,
@@ -36,6 +48,32 @@ cdef inline void momentum_row(floating *w, floating *g, floating *vel, int n,
         sk_momentum_row_f64(w, g, vel, n, scale, l2, lr, momentum, nesterov)
 
 
+cdef void catch_up(bint adam, floating *w, floating *s, floating *v, int n, int64_t k,
+                   double lr, double c1, double c2, double eps,
+                   bint nesterov) noexcept nogil:
+    """Take the k > 0 steps without gradient a row sat out (# INOUT w, s, v): Adam
+    with moments s, v, rate lr (bias-corrected) and rates c1, c2, or SGD with
+    velocity s and momentum c1."""
+    cdef double r, step, d1 = pow(c1, <double>k), move
+    if adam:
+        # sum over the k steps of lr * c1^i m / sqrt(c2^i v) = lr * r^i * m / sqrt(v)
+        r = c1 / sqrt(c2)
+        step = lr * (r * (1 - pow(r, <double>k)) / (1 - r) if r != 1 else <double>k)
+        if floating is float:
+            sk_adam_catch_up_f32(w, s, v, n, step, d1, pow(c2, <double>k), eps)
+        else:
+            sk_adam_catch_up_f64(w, s, v, n, step, d1, pow(c2, <double>k), eps)
+        return
+    # the velocity decays by c1 a step; heavy ball moves by it, Nesterov's by c1 times it
+    move = c1 * (1 - d1) / (1 - c1) if c1 != 1 else <double>k
+    if nesterov:
+        move *= c1
+    if floating is float:
+        sk_momentum_catch_up_f32(w, s, n, move, d1)
+    else:
+        sk_momentum_catch_up_f64(w, s, n, move, d1)
+
+
 def _check(W, b, gW, gb, *moments, touched, by_feature):
     n_units = W.shape[1] if by_feature else W.shape[0]
     for a in (gW,) + moments[::2]:
@@ -52,17 +90,24 @@ cdef void step_rows(bint adam, floating[:, ::1] W, floating[::1] b, floating[:, 
                     floating[::1] gb, floating[:, ::1] sW, floating[::1] sb,
                     floating[:, ::1] vW, floating[::1] vb, const int[::1] touched,
                     int stamp, double scale, double l2, double lr, double c1, double c2,
-                    double eps, bint nesterov, bint by_feature,
-                    int n_threads) noexcept nogil:
+                    double eps, bint nesterov, bint by_feature, int64_t[::1] stepped,
+                    int64_t t, int n_threads) noexcept nogil:
     """Step the rows stamped `stamp`: Adam with the moments (sW, sb) and (vW, vb) and
     rates c1, c2 (beta1, beta2), or SGD with the velocities (sW, sb) and momentum c1
     (vW, vb, c2 and eps unused); row j's bias with it, or every bias once when
-    `by_feature`. # INOUT W, b, sW, sb, vW, vb; # OUT gW, gb."""
+    `by_feature`. With rows in `stepped`, each first takes the steps it sat out
+    before this one, step `t`. # INOUT W, b, sW, sb, vW, vb, stepped; # OUT gW, gb."""
     cdef Py_ssize_t j
     cdef int n = <int>W.shape[1]
+    cdef bint owed = stepped.shape[0] > 0
     for j in prange(W.shape[0], num_threads=n_threads, schedule='dynamic', chunksize=32):
         if touched[j] != stamp:
             continue
+        if owed:
+            if t - 1 > stepped[j]:
+                catch_up(adam, &W[j, 0], &sW[j, 0], &vW[j, 0], n, t - 1 - stepped[j],
+                         lr, c1, c2, eps, nesterov)
+            stepped[j] = t
         if adam:
             adam_row(&W[j, 0], &gW[j, 0], &sW[j, 0], &vW[j, 0], n, scale, l2, lr,
                      c1, c2, eps)
@@ -84,34 +129,111 @@ def adam_step(floating[:, ::1] W, floating[::1] b, floating[:, ::1] gW,
               floating[::1] gb, floating[:, ::1] mW, floating[::1] mb,
               floating[:, ::1] vW, floating[::1] vb, const int[::1] touched,
               int stamp, double scale, double l2, double lr_t, double beta1,
-              double beta2, double eps, int n_threads, bint by_feature=False):
-    """One Adam step on the rows stamped `stamp` (# INOUT W, b, moments; # OUT gW, gb).
+              double beta2, double eps, int n_threads, bint by_feature=False,
+              stepped=None, int64_t t=0):
+    """One Adam step, number `t`, on the rows stamped `stamp` (# INOUT W, b,
+    moments, stepped; # OUT gW, gb).
 
     `lr_t` already carries Adam's bias correction for this step number. With
     `by_feature` the layer is feature-major: W is ``(n_in, n_out)``, touched
-    ``(n_in,)``.
+    ``(n_in,)``; `stepped`, given, ``(n_in,)`` int64 (see the module docstring).
     """
     _check(W, b, gW, gb, mW, mb, vW, vb, touched=touched, by_feature=by_feature)
+    cdef int64_t[::1] owed = _owed(stepped, W, by_feature, t)
     if W.shape[0] == 0 or W.shape[1] == 0:
         return
     with nogil:
         step_rows(True, W, b, gW, gb, mW, mb, vW, vb, touched, stamp, scale, l2, lr_t,
-                  beta1, beta2, eps, False, by_feature, n_threads)
+                  beta1, beta2, eps, False, by_feature, owed, t, n_threads)
 
 
 def momentum_step(floating[:, ::1] W, floating[::1] b, floating[:, ::1] gW,
                   floating[::1] gb, floating[:, ::1] velW, floating[::1] velb,
                   const int[::1] touched, int stamp, double scale, double l2,
                   double lr, double momentum, int n_threads, bint nesterov=False,
-                  bint by_feature=False):
+                  bint by_feature=False, stepped=None, int64_t t=0):
     """One SGD-with-momentum step on the rows stamped `stamp`
     (# INOUT W, b, velocities; # OUT gW, gb): scikit-learn's SGDOptimizer update,
     ``vel = momentum * vel - lr * grad``, then ``W += momentum * vel - lr * grad``
-    with `nesterov`, else ``W += vel`` (heavy ball); `by_feature` as in
-    `adam_step`."""
+    with `nesterov`, else ``W += vel`` (heavy ball); `by_feature`, `stepped`
+    and `t` as in `adam_step`."""
     _check(W, b, gW, gb, velW, velb, touched=touched, by_feature=by_feature)
+    cdef int64_t[::1] owed = _owed(stepped, W, by_feature, t)
     if W.shape[0] == 0 or W.shape[1] == 0:
         return
     with nogil:
         step_rows(False, W, b, gW, gb, velW, velb, velW, velb, touched, stamp, scale,
-                  l2, lr, momentum, 0, 0, nesterov, by_feature, n_threads)
+                  l2, lr, momentum, 0, 0, nesterov, by_feature, owed, t, n_threads)
+
+
+def _owed(stepped, W, bint by_feature, int64_t t):
+    """`stepped` checked (none: an empty array), before the nogil code reads it."""
+    if stepped is None:
+        return np.empty(0, dtype=np.int64)
+    if not by_feature:
+        raise ValueError("only a layer stored by feature keeps its rows' step numbers")
+    if stepped.dtype != np.int64 or stepped.shape != (W.shape[0],):
+        raise ValueError("stepped must be an int64 array with one entry per row")
+    if t < 1:
+        raise ValueError("the step number must be positive")
+    return stepped
+
+
+cdef void settle_rows(bint adam, floating[:, ::1] W, floating[:, ::1] sW,
+                      floating[:, ::1] vW, int64_t[::1] stepped, const int64_t[::1] rows,
+                      int64_t t, double lr, double c1, double c2, double eps,
+                      bint nesterov, int n_threads) noexcept nogil:
+    """Bring the rows `rows` (every row when empty) up to step t."""
+    cdef Py_ssize_t i, j
+    cdef int n = <int>W.shape[1]
+    cdef bint every = rows.shape[0] == 0
+    cdef Py_ssize_t count = W.shape[0] if every else rows.shape[0]
+    for i in prange(count, num_threads=n_threads, schedule='dynamic', chunksize=64):
+        j = i if every else rows[i]
+        if stepped[j] < t:
+            catch_up(adam, &W[j, 0], &sW[j, 0], &vW[j, 0], n, t - stepped[j], lr, c1,
+                     c2, eps, nesterov)
+            stepped[j] = t
+
+
+def adam_settle(floating[:, ::1] W, floating[:, ::1] mW, floating[:, ::1] vW,
+                stepped, int64_t t, double lr_t, double beta1, double beta2,
+                double eps, int n_threads, rows=None):
+    """Bring the rows `rows` (distinct ids; None: every row) of a layer stored by
+    feature up to step `t`, taking the steps each sat out since `stepped` (# INOUT
+    W, mW, vW, stepped); `lr_t` is the rate of step `t`, bias-corrected."""
+    if (mW.shape[0] != W.shape[0] or mW.shape[1] != W.shape[1]
+            or vW.shape[0] != W.shape[0] or vW.shape[1] != W.shape[1]):
+        raise ValueError("optimizer arrays do not match the weights")
+    if stepped is None or (rows is not None and len(rows) == 0):
+        return
+    cdef int64_t[::1] owed = _owed(stepped, W, True, t)
+    cdef const int64_t[::1] which = _rows(rows, W)
+    with nogil:
+        settle_rows(True, W, mW, vW, owed, which, t, lr_t, beta1, beta2, eps, False,
+                    n_threads)
+
+
+def momentum_settle(floating[:, ::1] W, floating[:, ::1] velW, stepped, int64_t t,
+                    double momentum, bint nesterov, int n_threads, rows=None):
+    """`adam_settle` for SGD with momentum (# INOUT W, velW, stepped)."""
+    if velW.shape[0] != W.shape[0] or velW.shape[1] != W.shape[1]:
+        raise ValueError("optimizer arrays do not match the weights")
+    if stepped is None or (rows is not None and len(rows) == 0):
+        return
+    cdef int64_t[::1] owed = _owed(stepped, W, True, t)
+    cdef const int64_t[::1] which = _rows(rows, W)
+    with nogil:
+        settle_rows(False, W, velW, velW, owed, which, t, 0, momentum, 0, 0, nesterov,
+                    n_threads)
+
+
+def _rows(rows, W):
+    """`rows` as int64 ids checked within W's rows; None, every row, as an empty
+    array (the settle functions return before an empty selection)."""
+    if rows is None:
+        return np.empty(0, dtype=np.int64)
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    if rows.size and (rows.min() < 0 or rows.max() >= W.shape[0]):
+        raise ValueError("row ids out of range")
+    return rows

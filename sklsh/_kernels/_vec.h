@@ -124,6 +124,28 @@ SKLSH_CLONES static void sk_adam_row_##S(T *w, T *g, T *m, T *v, int n, T scale,
         g[i] = 0;                                                                   \
     }                                                                               \
 }                                                                                   \
+/* The k steps a row sat out, taken at once: with no gradient Adam's moments     \
+ * decay by d1 = beta1^k and d2 = beta2^k, and the weights move by the sum of the  \
+ * decayed steps, `step` * m / (sqrt(v) + eps) (the caller sums the rate's        \
+ * geometric series, eps and the rate held as at this step). */                    \
+SKLSH_CLONES static void sk_adam_catch_up_##S(T *w, T *m, T *v, int n, T step,     \
+        T d1, T d2, T eps) {                                                        \
+    _Pragma("omp simd")                                                             \
+    for (int i = 0; i < n; i++) {                                                   \
+        w[i] -= step * m[i] / (SQRT(v[i]) + eps);                                   \
+        m[i] *= d1;                                                                 \
+        v[i] *= d2;                                                                 \
+    }                                                                               \
+}                                                                                   \
+/* The same for SGD with momentum: w += move * vel, vel *= decay. */               \
+SKLSH_CLONES static void sk_momentum_catch_up_##S(T *w, T *vel, int n, T move,     \
+        T decay) {                                                                  \
+    _Pragma("omp simd")                                                             \
+    for (int i = 0; i < n; i++) {                                                   \
+        w[i] += move * vel[i];                                                      \
+        vel[i] *= decay;                                                            \
+    }                                                                               \
+}                                                                                   \
 /* One step of SGD with momentum on a row; clears the accumulator. As            \
  * scikit-learn's SGDOptimizer: vel = momentum * vel - lr * grad, then            \
  * w += momentum * vel - lr * grad (Nesterov's) or w += vel (heavy ball). */      \

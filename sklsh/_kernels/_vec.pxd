@@ -46,6 +46,13 @@ cdef extern from "_vec.h" nogil:
                          float l2, float lr_t, float beta1, float beta2, float eps)
     void sk_adam_row_f64(double *w, double *g, double *m, double *v, int n, double scale,
                          double l2, double lr_t, double beta1, double beta2, double eps)
+    void sk_adam_catch_up_f32(float *w, float *m, float *v, int n, float step,
+                              float d1, float d2, float eps)
+    void sk_adam_catch_up_f64(double *w, double *m, double *v, int n, double step,
+                              double d1, double d2, double eps)
+    void sk_momentum_catch_up_f32(float *w, float *vel, int n, float move, float decay)
+    void sk_momentum_catch_up_f64(double *w, double *vel, int n, double move,
+                                  double decay)
     void sk_momentum_row_f32(float *w, float *g, float *vel, int n, float scale,
                              float l2, float lr, float momentum, int nesterov)
     void sk_momentum_row_f64(double *w, double *g, double *vel, int n, double scale,
