@@ -29,11 +29,12 @@ def step(state, weights, biases, grad_weights, grad_biases, touched, stamp, *,
 
     With `first_feature_major` the first layer's rows are its input features (see
     ``Network``), stepped in the batches where some example has them non-zero, its
-    biases in every batch. Such a row takes the steps it sat out, with no
-    gradient, as full Adam (or momentum) would have taken them (its moments decay,
-    its weights move on them), before the batch that has it reads it (the trainer
+    biases in every batch. Such a row takes the steps it sat out as full Adam (or
+    momentum) takes them with no data gradient, the L2 penalty's alone (that of the
+    last batch, ``state["l2"]``), before the batch that has it reads it (the trainer
     calls :func:`settle` on the batch's features) or, at the latest, before its own
-    step; ``state["stepped"]`` keeps the step number each row has reached.
+    step: the layer trains as if every row were stepped every batch.
+    ``state["stepped"]`` keeps the step number each row has reached.
 
     The accumulated gradients are sums over the batch; as in scikit-learn's MLP they
     are divided by the batch's size, or by its sum of sample weights when
@@ -45,6 +46,7 @@ def step(state, weights, biases, grad_weights, grad_biases, touched, stamp, *,
     scale = 1.0 / total if total != 0 else 0.0
     l2 = alpha / total if total != 0 else 0.0
     stepped = _stepped(state, weights[0]) if first_feature_major else None
+    state["l2"] = l2        # (the penalty of the steps a row sits out from now)
     state["t"] += 1
     t = state["t"]
     for l, W in enumerate(weights):
@@ -71,13 +73,13 @@ def settle(state, weights, *, learning_rate, beta_1, beta_2, epsilon, momentum,
     if "stepped" not in state or state["t"] == 0:
         return
     t = state["t"]
+    l2 = state.get("l2", 0.0)
     if state["solver"] == "adam":
         adam_settle(weights[0], state["m_W"][0], state["v_W"][0], state["stepped"], t,
-                    _adam_rate(learning_rate, beta_1, beta_2, t), beta_1, beta_2,
-                    epsilon, n_threads, rows)
+                    learning_rate, l2, beta_1, beta_2, epsilon, n_threads, rows)
     else:
         momentum_settle(weights[0], state["velocity_W"][0], state["stepped"], t,
-                        momentum, bool(nesterov), n_threads, rows)
+                        learning_rate, l2, momentum, bool(nesterov), n_threads, rows)
 
 
 def _adam_rate(learning_rate, beta_1, beta_2, t):

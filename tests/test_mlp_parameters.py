@@ -446,27 +446,29 @@ def test_a_step_by_feature_moves_its_features_and_every_bias(solver):
     assert (gW[~rows] != 0).all() and (gb == 0).all()
 
 
-def _zero_gradient_steps(solver, W, s, v, k, lr, nesterov=True):
-    """k steps with no gradient, one at a time: Adam at the constant rate lr with
-    eps 0, or scikit-learn's SGDOptimizer with momentum 0.9 (# INOUT W, s, v)."""
-    for _ in range(k):
+def _full_steps(solver, W, s, v, steps, l2, nesterov=True):
+    """Full steps of a unit-major row (W, s, v of shape (1, n)) with no data
+    gradient, the penalty `l2` alone: Adam at lr 0.01 with each step's bias
+    correction, or SGD at lr 0.01 with momentum 0.9 (# INOUT W, s, v)."""
+    one = np.ones(1, np.int32)
+    for t in steps:
+        g, zero = np.zeros_like(W), np.zeros(1)
         if solver == "adam":
-            s *= 0.9
-            v *= 0.999
-            W -= lr * s / np.sqrt(v)
+            lr_t = 0.01 * np.sqrt(1 - 0.999**t) / (1 - 0.9**t)
+            adam_step(W, zero, g, zero.copy(), s, zero.copy(), v, zero.copy(), one, 1,
+                      1.0, l2, lr_t, 0.9, 0.999, 1e-8, 1)
         else:
-            opt = SGDOptimizer([W], lr, "constant", 0.9, nesterov)
-            opt.velocities = [s]
-            opt.update_params([W], [np.zeros_like(W)])
-            s[...] = opt.velocities[0]
+            momentum_step(W, zero, g, zero.copy(), s, zero.copy(), one, 1, 1.0, l2,
+                          0.01, 0.9, 1, nesterov)
 
 
 @pytest.mark.parametrize("nesterov", [True, False])
 @pytest.mark.parametrize("solver", ["adam", "sgd"])
 def test_rows_stepped_by_feature_take_the_steps_they_sat_out(solver, nesterov):
     """A row last stepped at step 3 and stepped again at step 9 first takes steps 4-8
-    as they would have come with no gradient (its moments decaying, its weights
-    moving on them), then its own; settling brings every row to the last step."""
+    as full steps with no data gradient take them (the L2 penalty alone), then its
+    own; settling brings every row to the last step the same way: the layer trains
+    as if every row were stepped every batch."""
     rng = np.random.RandomState(2)
     W, gW, sW, vW = (rng.normal(size=(4, 5)) for _ in range(4))
     vW = np.abs(vW) + 0.5
@@ -475,36 +477,38 @@ def test_rows_stepped_by_feature_take_the_steps_they_sat_out(solver, nesterov):
     stepped = np.array([3, 8, 2, 8], dtype=np.int64)
     touched = np.array([9, 9, 0, 0], dtype=np.int32)
     ref = [a.copy() for a in (W, gW, sW, vW)]
-    lr = 0.01
+    l2 = 0.05
+    lr_9 = 0.01 * np.sqrt(1 - 0.999**9) / (1 - 0.9**9)
     if solver == "adam":
-        adam_step(W, b, gW, gb, sW, sb, vW, vb, touched, 9, 1.0, 0.0, lr, 0.9, 0.999,
-                  0.0, 1, True, stepped, 9)
+        adam_step(W, b, gW, gb, sW, sb, vW, vb, touched, 9, 1.0, l2, lr_9, 0.9, 0.999,
+                  1e-8, 1, True, stepped, 9)
     else:
-        momentum_step(W, b, gW, gb, sW, sb, touched, 9, 1.0, 0.0, lr, 0.9, 1,
+        momentum_step(W, b, gW, gb, sW, sb, touched, 9, 1.0, l2, 0.01, 0.9, 1,
                       nesterov, True, stepped, 9)
     np.testing.assert_array_equal(stepped, [9, 9, 2, 8])
     rW, rgW, rsW, rvW = ref
-    _zero_gradient_steps(solver, rW[0], rsW[0], rvW[0], 5, lr, nesterov)   # 4 to 8
+    row = lambda a, j: a[j:j + 1]       # noqa: E731 (one row, a view)
+    _full_steps(solver, row(rW, 0), row(rsW, 0), row(rvW, 0), range(4, 9), l2, nesterov)
     for j in (0, 1):             # then step 9 with the row's gradient
-        ones = np.ones(1, np.int32)
+        one = np.ones(1, np.int32)
         if solver == "adam":
-            adam_step(rW[j:j + 1], np.zeros(1), rgW[j:j + 1], np.zeros(1),
-                      rsW[j:j + 1], np.zeros(1), rvW[j:j + 1], np.zeros(1), ones, 1,
-                      1.0, 0.0, lr, 0.9, 0.999, 0.0, 1)
+            adam_step(row(rW, j), np.zeros(1), row(rgW, j), np.zeros(1), row(rsW, j),
+                      np.zeros(1), row(rvW, j), np.zeros(1), one, 1, 1.0, l2, lr_9,
+                      0.9, 0.999, 1e-8, 1)
         else:
-            momentum_step(rW[j:j + 1], np.zeros(1), rgW[j:j + 1], np.zeros(1),
-                          rsW[j:j + 1], np.zeros(1), ones, 1, 1.0, 0.0, lr, 0.9, 1,
+            momentum_step(row(rW, j), np.zeros(1), row(rgW, j), np.zeros(1),
+                          row(rsW, j), np.zeros(1), one, 1, 1.0, l2, 0.01, 0.9, 1,
                           nesterov)
     for got, want in zip((W, sW), (rW, rsW)):
         np.testing.assert_allclose(got[:2], want[:2], rtol=1e-12)
         np.testing.assert_array_equal(got[2:], want[2:])    # not stamped: untouched
-    # settling: rows 2 and 3 take steps 3-9 and 9 with no gradient
+    # settling: rows 2 and 3 take steps 3-9 and 9 the same way
     if solver == "adam":
-        adam_settle(W, sW, vW, stepped, 9, lr, 0.9, 0.999, 0.0, 1)
+        adam_settle(W, sW, vW, stepped, 9, 0.01, l2, 0.9, 0.999, 1e-8, 1)
     else:
-        momentum_settle(W, sW, stepped, 9, 0.9, nesterov, 1)
-    _zero_gradient_steps(solver, rW[2], rsW[2], rvW[2], 7, lr, nesterov)
-    _zero_gradient_steps(solver, rW[3], rsW[3], rvW[3], 1, lr, nesterov)
+        momentum_settle(W, sW, stepped, 9, 0.01, l2, 0.9, nesterov, 1)
+    _full_steps(solver, row(rW, 2), row(rsW, 2), row(rvW, 2), range(3, 10), l2, nesterov)
+    _full_steps(solver, row(rW, 3), row(rsW, 3), row(rvW, 3), [9], l2, nesterov)
     np.testing.assert_allclose(W, rW, rtol=1e-12)
     np.testing.assert_allclose(sW, rsW, rtol=1e-12)
     if solver == "adam":
@@ -517,14 +521,14 @@ def test_settling_some_rows_leaves_the_others():
     W, mW, vW = rng.normal(size=(3, 4)), rng.normal(size=(3, 4)), np.ones((3, 4))
     before = W.copy()
     stepped = np.array([1, 1, 1], dtype=np.int64)
-    adam_settle(W, mW, vW, stepped, 4, 0.1, 0.9, 0.999, 1e-8, 1, np.array([2, 0]))
+    adam_settle(W, mW, vW, stepped, 4, 0.1, 0.0, 0.9, 0.999, 1e-8, 1, np.array([2, 0]))
     np.testing.assert_array_equal(stepped, [4, 1, 4])
     np.testing.assert_array_equal(W[1], before[1])
     assert (W[[0, 2]] != before[[0, 2]]).all()
     with pytest.raises(ValueError, match="out of range"):
-        adam_settle(W, mW, vW, stepped, 5, 0.1, 0.9, 0.999, 1e-8, 1, np.array([3]))
+        adam_settle(W, mW, vW, stepped, 5, 0.1, 0.0, 0.9, 0.999, 1e-8, 1, np.array([3]))
     with pytest.raises(ValueError, match="one entry per row"):
-        adam_settle(W, mW, vW, stepped[:2], 5, 0.1, 0.9, 0.999, 1e-8, 1)
+        adam_settle(W, mW, vW, stepped[:2], 5, 0.1, 0.0, 0.9, 0.999, 1e-8, 1)
 
 
 @pytest.mark.parametrize("sparse", [False, True])

@@ -11,23 +11,23 @@ batch's sum of weights in place of its size); biases get no penalty.
 A feature-major layer (``by_feature``) has a row per input feature, stamped where the
 batch had the feature non-zero, and its biases, one per unit, are stepped whole. Its
 rows may also be kept up to date (`stepped`, the step number each row last reached):
-before a row's step, the steps it sat out since are taken at once as full Adam (or
-momentum) would have taken them with no gradient, its moments decaying and its
-weights moving on them, so that a feature seen in one batch of many moves as far as
-it does under a dense step; `adam_settle` and `momentum_settle` bring every row up
-to date (the end of an epoch). The L2 penalty still reaches a row only in its own
-steps.
+before a row's step, the steps it sat out since are taken one after another as full
+Adam (or momentum) takes them with no data gradient, the L2 penalty's alone, at each
+step's rate, while the row is in cache; `adam_settle` and `momentum_settle` bring
+rows up to date before a batch reads them and at the end of an epoch. The layer then
+trains as a dense step of every row would train it, for a cost that grows with the
+steps sat out but reads each row once.
 """
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport sqrt, pow
+from libc.math cimport sqrt
 from libc.stdint cimport int64_t
 
 import numpy as np
 
 from ._vec cimport (sk_adam_row_f32, sk_adam_row_f64, sk_momentum_row_f32,
-                    sk_momentum_row_f64, sk_adam_catch_up_f32, sk_adam_catch_up_f64,
-                    sk_momentum_catch_up_f32, sk_momentum_catch_up_f64)
+                    sk_momentum_row_f64, sk_adam_skip_f32, sk_adam_skip_f64,
+                    sk_momentum_skip_f32, sk_momentum_skip_f64)
 
 
 cdef inline void adam_row(floating *w, floating *g, floating *m, floating *v, int n,
@@ -48,30 +48,21 @@ cdef inline void momentum_row(floating *w, floating *g, floating *vel, int n,
         sk_momentum_row_f64(w, g, vel, n, scale, l2, lr, momentum, nesterov)
 
 
-cdef void catch_up(bint adam, floating *w, floating *s, floating *v, int n, int64_t k,
-                   double lr, double c1, double c2, double eps,
+cdef void catch_up(bint adam, floating *w, floating *s, floating *v, int n, int64_t t0,
+                   int64_t k, double lr, double l2, double c1, double c2, double eps,
                    bint nesterov) noexcept nogil:
-    """Take the k > 0 steps without gradient a row sat out (# INOUT w, s, v): Adam
-    with moments s, v, rate lr (bias-corrected) and rates c1, c2, or SGD with
-    velocity s and momentum c1."""
-    cdef double r, step, d1 = pow(c1, <double>k), move
+    """Take the steps t0 + 1 .. t0 + k a row sat out, as full Adam (moments s, v,
+    base rate lr, rates c1, c2) or SGD (velocity s, momentum c1) takes them with no
+    data gradient: the L2 penalty's alone (# INOUT w, s, v)."""
     if adam:
-        # sum over the k steps of lr * c1^i m / sqrt(c2^i v) = lr * r^i * m / sqrt(v)
-        r = c1 / sqrt(c2)
-        step = lr * (r * (1 - pow(r, <double>k)) / (1 - r) if r != 1 else <double>k)
         if floating is float:
-            sk_adam_catch_up_f32(w, s, v, n, step, d1, pow(c2, <double>k), eps)
+            sk_adam_skip_f32(w, s, v, n, t0, k, lr, l2, c1, c2, eps)
         else:
-            sk_adam_catch_up_f64(w, s, v, n, step, d1, pow(c2, <double>k), eps)
-        return
-    # the velocity decays by c1 a step; heavy ball moves by it, Nesterov's by c1 times it
-    move = c1 * (1 - d1) / (1 - c1) if c1 != 1 else <double>k
-    if nesterov:
-        move *= c1
-    if floating is float:
-        sk_momentum_catch_up_f32(w, s, n, move, d1)
+            sk_adam_skip_f64(w, s, v, n, t0, k, lr, l2, c1, c2, eps)
+    elif floating is float:
+        sk_momentum_skip_f32(w, s, n, k, lr, l2, c1, nesterov)
     else:
-        sk_momentum_catch_up_f64(w, s, n, move, d1)
+        sk_momentum_skip_f64(w, s, n, k, lr, l2, c1, nesterov)
 
 
 def _check(W, b, gW, gb, *moments, touched, by_feature):
@@ -91,12 +82,12 @@ cdef void step_rows(bint adam, floating[:, ::1] W, floating[::1] b, floating[:, 
                     floating[:, ::1] vW, floating[::1] vb, const int[::1] touched,
                     int stamp, double scale, double l2, double lr, double c1, double c2,
                     double eps, bint nesterov, bint by_feature, int64_t[::1] stepped,
-                    int64_t t, int n_threads) noexcept nogil:
+                    int64_t t, double base_lr, int n_threads) noexcept nogil:
     """Step the rows stamped `stamp`: Adam with the moments (sW, sb) and (vW, vb) and
     rates c1, c2 (beta1, beta2), or SGD with the velocities (sW, sb) and momentum c1
     (vW, vb, c2 and eps unused); row j's bias with it, or every bias once when
     `by_feature`. With rows in `stepped`, each first takes the steps it sat out
-    before this one, step `t`. # INOUT W, b, sW, sb, vW, vb, stepped; # OUT gW, gb."""
+    before this one, step `t` (`base_lr`: Adam's rate before bias correction). # INOUT W, b, sW, sb, vW, vb, stepped; # OUT gW, gb."""
     cdef Py_ssize_t j
     cdef int n = <int>W.shape[1]
     cdef bint owed = stepped.shape[0] > 0
@@ -105,8 +96,8 @@ cdef void step_rows(bint adam, floating[:, ::1] W, floating[::1] b, floating[:, 
             continue
         if owed:
             if t - 1 > stepped[j]:
-                catch_up(adam, &W[j, 0], &sW[j, 0], &vW[j, 0], n, t - 1 - stepped[j],
-                         lr, c1, c2, eps, nesterov)
+                catch_up(adam, &W[j, 0], &sW[j, 0], &vW[j, 0], n, stepped[j],
+                         t - 1 - stepped[j], base_lr, l2, c1, c2, eps, nesterov)
             stepped[j] = t
         if adam:
             adam_row(&W[j, 0], &gW[j, 0], &sW[j, 0], &vW[j, 0], n, scale, l2, lr,
@@ -140,11 +131,13 @@ def adam_step(floating[:, ::1] W, floating[::1] b, floating[:, ::1] gW,
     """
     _check(W, b, gW, gb, mW, mb, vW, vb, touched=touched, by_feature=by_feature)
     cdef int64_t[::1] owed = _owed(stepped, W, by_feature, t)
+    # (the base rate, for the bias correction of each step sat out)
+    cdef double base_lr = lr_t * (1 - beta1**t) / sqrt(1 - beta2**t) if t >= 1 else lr_t
     if W.shape[0] == 0 or W.shape[1] == 0:
         return
     with nogil:
         step_rows(True, W, b, gW, gb, mW, mb, vW, vb, touched, stamp, scale, l2, lr_t,
-                  beta1, beta2, eps, False, by_feature, owed, t, n_threads)
+                  beta1, beta2, eps, False, by_feature, owed, t, base_lr, n_threads)
 
 
 def momentum_step(floating[:, ::1] W, floating[::1] b, floating[:, ::1] gW,
@@ -163,7 +156,7 @@ def momentum_step(floating[:, ::1] W, floating[::1] b, floating[:, ::1] gW,
         return
     with nogil:
         step_rows(False, W, b, gW, gb, velW, velb, velW, velb, touched, stamp, scale,
-                  l2, lr, momentum, 0, 0, nesterov, by_feature, owed, t, n_threads)
+                  l2, lr, momentum, 0, 0, nesterov, by_feature, owed, t, lr, n_threads)
 
 
 def _owed(stepped, W, bint by_feature, int64_t t):
@@ -181,7 +174,7 @@ def _owed(stepped, W, bint by_feature, int64_t t):
 
 cdef void settle_rows(bint adam, floating[:, ::1] W, floating[:, ::1] sW,
                       floating[:, ::1] vW, int64_t[::1] stepped, const int64_t[::1] rows,
-                      int64_t t, double lr, double c1, double c2, double eps,
+                      int64_t t, double lr, double l2, double c1, double c2, double eps,
                       bint nesterov, int n_threads) noexcept nogil:
     """Bring the rows `rows` (every row when empty) up to step t."""
     cdef Py_ssize_t i, j
@@ -191,17 +184,17 @@ cdef void settle_rows(bint adam, floating[:, ::1] W, floating[:, ::1] sW,
     for i in prange(count, num_threads=n_threads, schedule='dynamic', chunksize=64):
         j = i if every else rows[i]
         if stepped[j] < t:
-            catch_up(adam, &W[j, 0], &sW[j, 0], &vW[j, 0], n, t - stepped[j], lr, c1,
-                     c2, eps, nesterov)
+            catch_up(adam, &W[j, 0], &sW[j, 0], &vW[j, 0], n, stepped[j], t - stepped[j],
+                     lr, l2, c1, c2, eps, nesterov)
             stepped[j] = t
 
 
 def adam_settle(floating[:, ::1] W, floating[:, ::1] mW, floating[:, ::1] vW,
-                stepped, int64_t t, double lr_t, double beta1, double beta2,
-                double eps, int n_threads, rows=None):
+                stepped, int64_t t, double learning_rate, double l2, double beta1,
+                double beta2, double eps, int n_threads, rows=None):
     """Bring the rows `rows` (distinct ids; None: every row) of a layer stored by
-    feature up to step `t`, taking the steps each sat out since `stepped` (# INOUT
-    W, mW, vW, stepped); `lr_t` is the rate of step `t`, bias-corrected."""
+    feature up to step `t`, taking the steps each sat out since `stepped` as full
+    Adam takes them with the penalty `l2` alone (# INOUT W, mW, vW, stepped)."""
     if (mW.shape[0] != W.shape[0] or mW.shape[1] != W.shape[1]
             or vW.shape[0] != W.shape[0] or vW.shape[1] != W.shape[1]):
         raise ValueError("optimizer arrays do not match the weights")
@@ -210,12 +203,13 @@ def adam_settle(floating[:, ::1] W, floating[:, ::1] mW, floating[:, ::1] vW,
     cdef int64_t[::1] owed = _owed(stepped, W, True, t)
     cdef const int64_t[::1] which = _rows(rows, W)
     with nogil:
-        settle_rows(True, W, mW, vW, owed, which, t, lr_t, beta1, beta2, eps, False,
-                    n_threads)
+        settle_rows(True, W, mW, vW, owed, which, t, learning_rate, l2, beta1, beta2, eps,
+                    False, n_threads)
 
 
 def momentum_settle(floating[:, ::1] W, floating[:, ::1] velW, stepped, int64_t t,
-                    double momentum, bint nesterov, int n_threads, rows=None):
+                    double learning_rate, double l2, double momentum, bint nesterov,
+                    int n_threads, rows=None):
     """`adam_settle` for SGD with momentum (# INOUT W, velW, stepped)."""
     if velW.shape[0] != W.shape[0] or velW.shape[1] != W.shape[1]:
         raise ValueError("optimizer arrays do not match the weights")
@@ -224,8 +218,8 @@ def momentum_settle(floating[:, ::1] W, floating[:, ::1] velW, stepped, int64_t 
     cdef int64_t[::1] owed = _owed(stepped, W, True, t)
     cdef const int64_t[::1] which = _rows(rows, W)
     with nogil:
-        settle_rows(False, W, velW, velW, owed, which, t, 0, momentum, 0, 0, nesterov,
-                    n_threads)
+        settle_rows(False, W, velW, velW, owed, which, t, learning_rate, l2, momentum, 0,
+                    0, nesterov, n_threads)
 
 
 def _rows(rows, W):

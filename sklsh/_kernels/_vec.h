@@ -124,26 +124,32 @@ SKLSH_CLONES static void sk_adam_row_##S(T *w, T *g, T *m, T *v, int n, T scale,
         g[i] = 0;                                                                   \
     }                                                                               \
 }                                                                                   \
-/* The k steps a row sat out, taken at once: with no gradient Adam's moments     \
- * decay by d1 = beta1^k and d2 = beta2^k, and the weights move by the sum of the  \
- * decayed steps, `step` * m / (sqrt(v) + eps) (the caller sums the rate's        \
- * geometric series, eps and the rate held as at this step). */                    \
-SKLSH_CLONES static void sk_adam_catch_up_##S(T *w, T *m, T *v, int n, T step,     \
-        T d1, T d2, T eps) {                                                        \
-    _Pragma("omp simd")                                                             \
-    for (int i = 0; i < n; i++) {                                                   \
-        w[i] -= step * m[i] / (SQRT(v[i]) + eps);                                   \
-        m[i] *= d1;                                                                 \
-        v[i] *= d2;                                                                 \
+/* The k steps t0 + 1 .. t0 + k a row sat out, taken as full Adam takes them: no  \
+ * data gradient, only the L2 penalty's l2 * w, at each step's bias-corrected rate \
+ * (lr the base rate). The row stays in cache across the steps. */                \
+SKLSH_CLONES static void sk_adam_skip_##S(T *w, T *m, T *v, int n, int64_t t0,     \
+        int64_t k, double lr, T l2, T beta1, T beta2, T eps) {                      \
+    for (int64_t t = t0 + 1; t <= t0 + k; t++) {                                    \
+        T lr_t = (T)(lr * sqrt(1 - pow(beta2, (double)t)) / (1 - pow(beta1, (double)t))); \
+        _Pragma("omp simd")                                                         \
+        for (int i = 0; i < n; i++) {                                               \
+            T gi = l2 * w[i];                                                       \
+            m[i] = beta1 * m[i] + (1 - beta1) * gi;                                 \
+            v[i] = beta2 * v[i] + (1 - beta2) * gi * gi;                            \
+            w[i] -= lr_t * m[i] / (SQRT(v[i]) + eps);                               \
+        }                                                                           \
     }                                                                               \
 }                                                                                   \
-/* The same for SGD with momentum: w += move * vel, vel *= decay. */               \
-SKLSH_CLONES static void sk_momentum_catch_up_##S(T *w, T *vel, int n, T move,     \
-        T decay) {                                                                  \
-    _Pragma("omp simd")                                                             \
-    for (int i = 0; i < n; i++) {                                                   \
-        w[i] += move * vel[i];                                                      \
-        vel[i] *= decay;                                                            \
+/* The same for SGD with momentum (scikit-learn's update, below). */                \
+SKLSH_CLONES static void sk_momentum_skip_##S(T *w, T *vel, int n, int64_t k, T lr, \
+        T l2, T momentum, int nesterov) {                                           \
+    for (int64_t s = 0; s < k; s++) {                                               \
+        _Pragma("omp simd")                                                         \
+        for (int i = 0; i < n; i++) {                                               \
+            T gi = l2 * w[i];                                                       \
+            vel[i] = momentum * vel[i] - lr * gi;                                   \
+            w[i] += nesterov ? momentum * vel[i] - lr * gi : vel[i];                \
+        }                                                                           \
     }                                                                               \
 }                                                                                   \
 /* One step of SGD with momentum on a row; clears the accumulator. As            \

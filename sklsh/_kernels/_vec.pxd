@@ -1,7 +1,7 @@
 # Typed front of _vec.h: one name per primitive for both float widths.
 from cython cimport floating
 
-from libc.stdint cimport uint64_t
+from libc.stdint cimport uint64_t, int64_t
 
 cdef extern from "_vec.h" nogil:
     void sk_prefetch(const void *p, long bytes)
@@ -46,13 +46,15 @@ cdef extern from "_vec.h" nogil:
                          float l2, float lr_t, float beta1, float beta2, float eps)
     void sk_adam_row_f64(double *w, double *g, double *m, double *v, int n, double scale,
                          double l2, double lr_t, double beta1, double beta2, double eps)
-    void sk_adam_catch_up_f32(float *w, float *m, float *v, int n, float step,
-                              float d1, float d2, float eps)
-    void sk_adam_catch_up_f64(double *w, double *m, double *v, int n, double step,
-                              double d1, double d2, double eps)
-    void sk_momentum_catch_up_f32(float *w, float *vel, int n, float move, float decay)
-    void sk_momentum_catch_up_f64(double *w, double *vel, int n, double move,
-                                  double decay)
+    void sk_adam_skip_f32(float *w, float *m, float *v, int n, int64_t t0, int64_t k,
+                          double lr, float l2, float beta1, float beta2, float eps)
+    void sk_adam_skip_f64(double *w, double *m, double *v, int n, int64_t t0,
+                          int64_t k, double lr, double l2, double beta1, double beta2,
+                          double eps)
+    void sk_momentum_skip_f32(float *w, float *vel, int n, int64_t k, float lr,
+                              float l2, float momentum, int nesterov)
+    void sk_momentum_skip_f64(double *w, double *vel, int n, int64_t k, double lr,
+                              double l2, double momentum, int nesterov)
     void sk_momentum_row_f32(float *w, float *g, float *vel, int n, float scale,
                              float l2, float lr, float momentum, int nesterov)
     void sk_momentum_row_f64(double *w, double *g, double *vel, int n, double scale,
