@@ -96,7 +96,7 @@ def debtags():
 
 
 def generated_100k():
-    speed_and_accuracy(["bench_real_xmc_generated-100k-popcount.json"],
+    speed_and_accuracy(["bench_real_xmc_generated-100k-byfeature.json"],
                        "generated, 100k labels (3 epochs)")
 
 

@@ -189,13 +189,26 @@ cdef void settle_rows(bint adam, floating[:, ::1] W, floating[:, ::1] sW,
             stepped[j] = t
 
 
-def adam_settle(floating[:, ::1] W, floating[:, ::1] mW, floating[:, ::1] vW,
-                stepped, int64_t t, double learning_rate, double l2, double beta1,
-                double beta2, double eps, int n_threads, rows=None):
+def adam_settle(W, mW, vW, stepped, int64_t t, double learning_rate, double l2,
+                double beta1, double beta2, double eps, int n_threads, rows=None):
     """Bring the rows `rows` (distinct ids; None: every row) of a layer stored by
     feature up to step `t`, taking the steps each sat out since `stepped` as full
     Adam takes them with the penalty `l2` alone (# INOUT W, mW, vW, stepped)."""
-    if (mW.shape[0] != W.shape[0] or mW.shape[1] != W.shape[1]
+    _settle(True, W, mW, vW, stepped, t, learning_rate, l2, beta1, beta2, eps, False,
+            n_threads, rows)
+
+
+def momentum_settle(W, velW, stepped, int64_t t, double learning_rate, double l2,
+                    double momentum, bint nesterov, int n_threads, rows=None):
+    """`adam_settle` for SGD with momentum (# INOUT W, velW, stepped)."""
+    _settle(False, W, velW, velW, stepped, t, learning_rate, l2, momentum, 0, 0,
+            nesterov, n_threads, rows)
+
+
+def _settle(bint adam, floating[:, ::1] W, floating[:, ::1] sW, floating[:, ::1] vW,
+            stepped, int64_t t, double lr, double l2, double c1, double c2, double eps,
+            bint nesterov, int n_threads, rows):
+    if (sW.shape[0] != W.shape[0] or sW.shape[1] != W.shape[1]
             or vW.shape[0] != W.shape[0] or vW.shape[1] != W.shape[1]):
         raise ValueError("optimizer arrays do not match the weights")
     if stepped is None or (rows is not None and len(rows) == 0):
@@ -203,23 +216,8 @@ def adam_settle(floating[:, ::1] W, floating[:, ::1] mW, floating[:, ::1] vW,
     cdef int64_t[::1] owed = _owed(stepped, W, True, t)
     cdef const int64_t[::1] which = _rows(rows, W)
     with nogil:
-        settle_rows(True, W, mW, vW, owed, which, t, learning_rate, l2, beta1, beta2, eps,
-                    False, n_threads)
-
-
-def momentum_settle(floating[:, ::1] W, floating[:, ::1] velW, stepped, int64_t t,
-                    double learning_rate, double l2, double momentum, bint nesterov,
-                    int n_threads, rows=None):
-    """`adam_settle` for SGD with momentum (# INOUT W, velW, stepped)."""
-    if velW.shape[0] != W.shape[0] or velW.shape[1] != W.shape[1]:
-        raise ValueError("optimizer arrays do not match the weights")
-    if stepped is None or (rows is not None and len(rows) == 0):
-        return
-    cdef int64_t[::1] owed = _owed(stepped, W, True, t)
-    cdef const int64_t[::1] which = _rows(rows, W)
-    with nogil:
-        settle_rows(False, W, velW, velW, owed, which, t, learning_rate, l2, momentum, 0,
-                    0, nesterov, n_threads)
+        settle_rows(adam, W, sW, vW, owed, which, t, lr, l2, c1, c2, eps, nesterov,
+                    n_threads)
 
 
 def _rows(rows, W):
