@@ -20,7 +20,7 @@ from ._kernels._tables import fill_tables, hash_units, pack_codes, refresh_table
 # Rows whose first-layer projections are computed at once (memory: rows x codes floats)
 QUERY_CHUNK = 4096
 # Units whose key codes are computed at once when the tables are refreshed
-REFRESH_CHUNK = 16384
+REFRESH_CHUNK = 4096
 # Multiply-adds of a batch's forward pass from which BLAS gets the trainer's threads
 BLAS_PARALLEL_MACS = 2**22
 
@@ -69,7 +69,13 @@ class KernelInput:
         counts = stops - starts
         at = np.arange(counts.sum()) + np.repeat(starts - np.cumsum(counts) + counts,
                                                  counts)
-        return np.unique(self.indices[at[self.data[at] != 0]])
+        ids = self.indices[at[self.data[at] != 0]]
+        n_features = self.dense.shape[1]
+        if n_features > 64 * ids.size:      # a mask as wide as X would cost more
+            return np.unique(ids)
+        seen = np.zeros(n_features, dtype=bool)
+        seen[ids] = True
+        return np.flatnonzero(seen)
 
     def args(self):
         return (self.dense, self.data, self.indices, self.indptr, self.sparse,
@@ -90,7 +96,7 @@ def first_layer_queries(network, state, data, n_threads):
         The first layer's hash state (None: the layer is dense).
     data : KernelInput
     n_threads : int
-        Threads BLAS may use.
+        Blocks of rows hashed at once, each on its own thread.
     """
     if (state is None or state["family"] != "srp"
             or network.first_layer_exhaustive):    # every unit a candidate: no lookup
@@ -99,14 +105,17 @@ def first_layer_queries(network, state, data, n_threads):
     codes_per_row = state["n_tables"] * state["n_hashes"]
     data.q_buckets = np.empty((n, state["n_tables"]), dtype=np.int32)
     data.q_sketch = np.empty((n, state["sketch"].shape[1]), dtype=np.uint64)
+    chunks = [(start, min(start + QUERY_CHUNK, n)) for start in range(0, n, QUERY_CHUNK)]
+
+    def packed(chunk):
+        return pack_codes(network, 0, srp_query_codes(data.rows(*chunk), state))
+
     # (scikit-learn's cached controller: a fresh threadpool_limits scans the loaded
     # libraries, 2.5 ms, once per block of rows predicted)
-    with _get_threadpool_controller().limit(limits=n_threads, user_api="blas"):
-        for start in range(0, n, QUERY_CHUNK):
-            stop = min(start + QUERY_CHUNK, n)
-            codes = srp_query_codes(data.rows(start, stop), state)
-            data.q_buckets[start:stop], data.q_sketch[start:stop] = pack_codes(
-                network, 0, codes)
+    with _get_threadpool_controller().limit(limits=1, user_api="blas"):
+        for (start, stop), (buckets, sketch) in zip(
+                chunks, _in_threads(packed, chunks, n_threads)):
+            data.q_buckets[start:stop], data.q_sketch[start:stop] = buckets, sketch
     n_inputs = data.data.size if data.sparse else data.dense.size
     return n_inputs * codes_per_row
 

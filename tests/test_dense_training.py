@@ -210,3 +210,16 @@ def test_duplicate_labels_in_a_csr_y_count_once():
         fits = [LSHMLPClassifier(hidden_layer_sizes=(16,), max_iter=3, n_threads=1,
                                  random_state=0).fit(rows, T) for T in (Y, Y2)]
         np.testing.assert_array_equal(fits[0].coefs_[0], fits[1].coefs_[0])
+
+
+@pytest.mark.parametrize("n_features", [40, 100_000])   # a mask, then np.unique
+def test_kernel_input_features_are_the_batch_non_zeros(n_features):
+    rng = np.random.RandomState(0)
+    X = sp.random(30, n_features, density=min(0.2, 100 / n_features), format="csr",
+                  random_state=rng, dtype=np.float64)
+    X.data[::5] = 0                      # stored zeros are not the row's features
+    rows = rng.permutation(30)[:7]
+    expected = np.flatnonzero(np.abs(X[rows]).sum(axis=0))
+    sparse, dense = KernelInput(X, np.float64), KernelInput(X.toarray(), np.float64)
+    np.testing.assert_array_equal(sparse.features(rows), expected)
+    np.testing.assert_array_equal(dense.features(rows), expected)
