@@ -126,11 +126,16 @@ SKLSH_CLONES static void sk_adam_row_##S(T *w, T *g, T *m, T *v, int n, T scale,
 }                                                                                   \
 /* The k steps t0 + 1 .. t0 + k a row sat out, taken as full Adam takes them: no  \
  * data gradient, only the L2 penalty's l2 * w, at each step's bias-corrected rate \
- * (lr the base rate). The row stays in cache across the steps. */                \
+ * (lr the base rate). The row stays in cache across the steps. The powers of the  \
+ * betas are carried from step to step: two pow calls a step cost as much as the   \
+ * step itself on a short row. */                                                   \
 SKLSH_CLONES static void sk_adam_skip_##S(T *w, T *m, T *v, int n, int64_t t0,     \
         int64_t k, double lr, T l2, T beta1, T beta2, T eps) {                      \
+    double p1 = pow(beta1, (double)t0), p2 = pow(beta2, (double)t0);                \
     for (int64_t t = t0 + 1; t <= t0 + k; t++) {                                    \
-        T lr_t = (T)(lr * sqrt(1 - pow(beta2, (double)t)) / (1 - pow(beta1, (double)t))); \
+        p1 *= beta1;                                                                \
+        p2 *= beta2;                                                                \
+        T lr_t = (T)(lr * sqrt(1 - p2) / (1 - p1));                                 \
         _Pragma("omp simd")                                                         \
         for (int i = 0; i < n; i++) {                                               \
             T gi = l2 * w[i];                                                       \
