@@ -183,16 +183,18 @@ def arrays(data):
     return data
 
 
-def run_sklsh(data, hidden, fraction, args, extra_params):
+def run_sklsh(data, hidden, fraction, args, extra_params, threads=None):
+    """sklsh's epochs; on `threads` threads (None: ``--threads``)."""
     from sklearn.exceptions import ConvergenceWarning
     from sklsh import LSHMLPClassifier
 
     X, y, Xt, yt = arrays(data)
+    threads = threads or args.threads
     params = dict(
         active_fraction=fraction, solver="adam", alpha=ALPHA,
         batch_size=args.batch_size, learning_rate_init=LEARNING_RATE,
         beta_1=BETAS[0], beta_2=BETAS[1], epsilon=EPSILON, max_iter=1,
-        warm_start=True, shuffle=True, n_threads=args.threads,
+        warm_start=True, shuffle=True, n_threads=threads,
         # an instance, so that each epoch draws a new shuffle and new seeds
         random_state=np.random.RandomState(args.seed))
     params.update(extra_params)         # --sklsh-params may override any of these
@@ -223,7 +225,7 @@ def run_sklsh(data, hidden, fraction, args, extra_params):
         yield
     # Work of the whole run: epochs are equally long, so the mean of per-epoch fractions
     return dict(model="sklsh", active_fraction=fraction, extra_params=extra_params,
-                epoch_seconds=seconds,
+                threads=threads, epoch_seconds=seconds,
                 epoch_cpu_seconds=cpu_seconds,
                 epoch_accuracy=accuracy["exact"], accuracy=accuracy["exact"][-1],
                 epoch_accuracy_hashed=accuracy["hashed"],
@@ -375,6 +377,35 @@ def add_ratios(rows):
                                        if ref else None)
 
 
+def model_label(row, threads):
+    """The model's name, its extra parameters and, when not the run's ``--threads``,
+    its threads."""
+    extra = row.get("extra_params")
+    label = row["model"] + (f" `{json.dumps(extra)}`" if extra else "")
+    t = row.get("threads", threads)
+    return label + (f" ({t} thread{'s' if t > 1 else ''})" if t != threads else "")
+
+
+def thread_ratio_lines(rows):
+    """Per sklsh configuration run on several thread counts (``--sklsh-threads``):
+    each count's seconds per epoch against one thread's, their epochs interleaved in
+    this same run."""
+    lines = []
+    for r in rows:
+        t = r.get("threads", 1)
+        if r["model"] != "sklsh" or t == 1:
+            continue
+        one = [o for o in rows if o["model"] == "sklsh" and o.get("threads") == 1
+               and (o["dataset"], o["network"], o["active_fraction"], o.get("extra_params"))
+               == (r["dataset"], r["network"], r["active_fraction"], r.get("extra_params"))]
+        if one:
+            ratio = one[0]["seconds_per_epoch"] / r["seconds_per_epoch"]
+            lines.append(f"{r['dataset']} {r['network']} sklsh f={r['active_fraction']:g}"
+                         f": {t} threads {ratio:.2f}x one ({r['seconds_per_epoch']:.2f} "
+                         f"against {one[0]['seconds_per_epoch']:.2f} s / epoch)")
+    return lines
+
+
 def fmt(v, spec, none="—"):
     return none if v is None else format(v, spec)
 
@@ -392,8 +423,7 @@ def markdown(result):
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         extra = r.get("extra_params")
-        cells = [r["dataset"], r["network"],
-                 r["model"] + (f" `{json.dumps(extra)}`" if extra else ""),
+        cells = [r["dataset"], r["network"], model_label(r, meta["threads"]),
                  f"{r['active_fraction']:g}" if r["model"] == "sklsh" else "dense",
                  f"{r['accuracy']:.4f}", fmt(r["accuracy_hashed"], ".4f"),
                  " / ".join(f"{a:.3f}" for a in r["epoch_accuracy"]),
@@ -439,6 +469,10 @@ def markdown(result):
             f"(1024 x 1024) at {rates['dense_gflops']:.1f} GFLOP/s on "
             f"{rates['threads']} thread(s) ({rates['dense_gflops_1_thread']:.1f} on "
             f"one), a 256 MiB copy at {rates['copy_gbps']:.1f} GB/s.")
+    scaling = thread_ratio_lines(rows)
+    if scaling:
+        notes.append("Threads (`--sklsh-threads`, each count's epochs interleaved with "
+                     "the others' in this run): " + "; ".join(scaling) + ".")
     checks = alone_check_lines(rows)
     if checks:
         notes.append("Each dense baseline alone (`--check-alone`: a fresh process, "
@@ -497,6 +531,9 @@ def parse_args(argv=None):
                    help="epochs per model (default: 5; 2 with --quick)")
     p.add_argument("--threads", type=int, default=None,
                    help="threads for every model (default: all cores)")
+    p.add_argument("--sklsh-threads", default=None, metavar="LIST",
+                   help="sklsh rows on each of these thread counts, e.g. 1,2, their "
+                        "epochs interleaved with the others' (default: --threads)")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--models", default="sklearn,torch,sklsh",
                    help="comma-separated subset of sklearn, torch, sklsh")
@@ -540,8 +577,14 @@ def parse_args(argv=None):
         args.n_test = args.n_test or QUICK_TEST
     if args.threads is None:
         args.threads = os.cpu_count() or 1
-    if args.epochs < 1 or args.threads < 1 or args.batch_size < 1:
-        p.error("--epochs, --threads and --batch-size must be positive")
+    try:
+        args.sklsh_threads = ([int(t) for t in args.sklsh_threads.split(",")]
+                              if args.sklsh_threads else [args.threads])
+    except ValueError:
+        p.error(f"--sklsh-threads {args.sklsh_threads!r}: give thread counts, e.g. 1,2")
+    if (args.epochs < 1 or args.threads < 1 or args.batch_size < 1
+            or min(args.sklsh_threads) < 1):
+        p.error("--epochs, --threads, --sklsh-threads and --batch-size must be positive")
     args.datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
     for d in args.datasets:
         if d not in DATASETS:
@@ -620,19 +663,22 @@ def interleaved(runs, threads, epochs, python=None):
 
     Parameters
     ----------
-    runs : list of (function, args) or (function, args, python)
+    runs : list of (function, args), (function, args, python) or
+           (function, args, python, threads)
         Each function is a generator that yields after each epoch and returns its
         result row; it and its arguments are pickled to the worker, which runs
         ``python benchmarks/bench_kdd2017.py --worker`` (``python``: the run's own
         interpreter, else the argument `python`, else this one; one without sklsh can
-        run a function that does not import it).
+        run a function that does not import it). The worker's BLAS is held to the
+        run's own `threads`, else to the argument `threads`.
     """
     workers = []
     try:
         for run in runs:
             func, func_args = run[0], run[1]
             exe = (run[2] if len(run) > 2 else None) or python or sys.executable
-            workers.append(_Worker(exe, func, func_args, threads))
+            workers.append(_Worker(exe, func, func_args,
+                                   (run[3] if len(run) > 3 else None) or threads))
         for epoch in range(epochs):
             turn = epoch % len(workers)
             for worker in workers[turn:] + workers[:turn]:
@@ -871,8 +917,9 @@ def main(argv=None):
                     runs.append((run_torch, (data_path, n_in, hidden, n_out, args),
                                  torch_python))
                 if "sklsh" in args.models:
-                    runs += [(run_sklsh, (data_path, hidden, f, args, extra))
-                             for f in args.fractions for extra in args.sklsh_params]
+                    runs += [(run_sklsh, (data_path, hidden, f, args, extra, t), None, t)
+                             for f in args.fractions for extra in args.sklsh_params
+                             for t in args.sklsh_threads]
                 load = loadavg()
                 try:
                     done = interleaved(runs, args.threads, args.epochs)
@@ -979,7 +1026,7 @@ def speedups_vs_alone(rows, baseline):
         extra = r.get("extra_params")
         parts.append(f"sklsh f={r['active_fraction']:g}"
                      + (f" {json.dumps(extra)}" if extra else "")
-                     + f" {harness:.2f}x against it in the harness, {alone:.2f}x "
+                     + f" on {r.get('threads')} thread(s) {harness:.2f}x against it in the harness, {alone:.2f}x "
                      f"against it alone (the lesser: {min(harness, alone):.2f}x)")
     return "; " + "; ".join(parts) if parts else ""
 

@@ -64,13 +64,15 @@ def test_bench_kdd2017_runs_quick(tmp_path):
     run_script("bench_kdd2017.py", "--quick", "--datasets", "fashion-mnist",
                "--networks", "784-64-10", "--fractions", "0.25", "--models",
                "sklsh,sklearn", "--epochs", "1", "--threads", "1", "--check-alone",
-               "--out", str(out))
+               "--sklsh-threads", "1,2", "--out", str(out))
     report = out.read_text()
     assert "| sklsh |" in report and "| sklearn |" in report
     # the baseline timed again alone, and sklsh's speed-up against either time
     assert re.search(r"sklearn: [\d.]+ s / epoch in the harness, [\d.]+ s alone", report)
-    assert re.search(r"sklsh f=0.25 [\d.]+x against it in the harness, [\d.]+x "
-                     r"against it alone \(the lesser: [\d.]+x\)", report)
+    assert "| sklsh (2 threads) |" in report
+    assert re.search(r"sklsh f=0.25: 2 threads [\d.]+x one", report)
+    assert re.search(r"sklsh f=0.25 on 1 thread\(s\) [\d.]+x against it in the "
+                     r"harness, [\d.]+x against it alone \(the lesser: [\d.]+x\)", report)
     # the accounting: useful rates against this machine's measured ones
     assert "useful GFLOP/s" in report and "This machine, measured" in report
     result = json.loads(out.with_suffix(".json").read_text())
