@@ -81,6 +81,18 @@ def test_bench_kdd2017_runs_quick(tmp_path):
                for r in result["rows"])
 
 
+def test_bench_threads_interleaves_thread_counts(tmp_path):
+    out = tmp_path / "threads.md"
+    run_script("bench_threads.py", "--workload", "uniform-100k", "--classes", "500",
+               "--samples", "400", "--features", "2000", "--epochs", "2",
+               "--threads", "1,2", "--out", str(out))
+    report = out.read_text()
+    assert re.search(r"\| 2 \| [\d.]+ \| [\d.]+ \| [\d,]+ \| [\d.]+ \| [\d.]+x \|", report)
+    rows = json.loads(out.with_suffix(".json").read_text())["rows"]
+    assert [r["threads"] for r in rows] == [1, 2]
+    assert all(len(r["epoch_seconds"]) == 2 and r["n_samples"] == 400 for r in rows)
+
+
 def test_bench_dask_search_runs_on_loopback(tmp_path):
     pytest.importorskip("distributed")
     out = tmp_path / "dask.md"
