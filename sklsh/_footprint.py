@@ -115,10 +115,13 @@ def workspace_terms(est, layer_units, plan, itemsize, hashed, X=None):
             what = f"for a batch's activations and deltas (batch_size={batch})"
     blocks = [(0, "")]
     if est.hash_family == "srp":
-        for l in hashed:          # a refresh's block: its units' weights and codes
+        for l in hashed:          # a refresh's blocks: their units' weights and codes
             n = min(_training.REFRESH_CHUNK, layer_units[l + 1])
-            blocks.append((n * (layer_units[l] * itemsize + kl * (itemsize + 5)),
-                           f"a table refresh's block of {n:,} units"))
+            held = 1 if n_threads == 1 else min(
+                -(-layer_units[l + 1] // n), _training.BLOCKS_PER_THREAD * n_threads)
+            blocks.append((held * n * (layer_units[l] * itemsize + kl * (itemsize + 5)),
+                           f"a table refresh's {held} block{'s' * (held != 1)} of "
+                           f"{n:,} units"))
     if est.early_stopping:      # scoring the validation rows: about three blocks
         rows = min(PREDICT_CHUNK, max(1, PREDICT_BLOCK // widest))
         blocks.append((3 * rows * widest * itemsize,

@@ -21,6 +21,8 @@ from ._kernels._tables import fill_tables, hash_units, pack_codes, refresh_table
 QUERY_CHUNK = 4096
 # Units whose key codes are computed at once when the tables are refreshed
 REFRESH_CHUNK = 4096
+# Blocks computed on Python threads per round, per thread (see _in_threads)
+BLOCKS_PER_THREAD = 4
 # Multiply-adds of a batch's forward pass from which BLAS gets the trainer's threads
 BLAS_PARALLEL_MACS = 2**22
 
@@ -365,19 +367,26 @@ def refresh_layer(network, layer, W, b, state, units, full, seed, n_threads):
 
 
 def _in_threads(f, items, n_threads):
-    """f(item) for each item in order (None for all without f), up to `n_threads`
-    computed at once on threads of this process, each calling BLAS on one thread:
-    NumPy releases the GIL in its products and copies, and a single-threaded BLAS
-    call leaves no BLAS threads spinning against the kernels' threads after it."""
+    """f(item) for each item in order (None for all without f), computed on
+    `n_threads` threads of this process, each calling BLAS on one thread: NumPy
+    releases the GIL in its products and copies, and a single-threaded BLAS call
+    leaves no BLAS threads spinning against the kernels' threads after it.
+
+    The items are computed in rounds of ``BLOCKS_PER_THREAD * n_threads``, all of a
+    round's results held until the caller has taken them: the caller's kernels
+    between two rounds leave their OpenMP threads spinning for a while after them
+    (libgomp's default wait policy), against this pool's threads for the cores, so
+    the fewer the rounds, the less of that."""
     if f is None:
         yield from (None for _ in items)
         return
     if n_threads == 1 or len(items) == 1:
         yield from map(f, items)
         return
+    per_round = BLOCKS_PER_THREAD * n_threads
     with ThreadPoolExecutor(n_threads) as pool:
-        for start in range(0, len(items), n_threads):
-            yield from pool.map(f, items[start:start + n_threads])
+        for start in range(0, len(items), per_round):
+            yield from list(pool.map(f, items[start:start + per_round]))
 
 
 def _seed(rng):
