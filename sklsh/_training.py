@@ -352,15 +352,27 @@ def refresh_layer(network, layer, W, b, state, units, full, seed, n_threads):
     blocks = np.arange(W.shape[0], dtype=np.int64) if full else units
     chunks = [blocks[start:start + REFRESH_CHUNK]
               for start in range(0, max(len(blocks), 1), REFRESH_CHUNK)]
-    key_codes = (lambda chunk: srp_key_codes(W, b, state, chunk)) if srp else None
-    for i, (chunk, codes) in enumerate(zip(chunks, _in_threads(key_codes, chunks,
-                                                               n_threads))):
-        if srp:
-            ops += codes.size * (W.shape[1] + 1)
-        if full:
-            ops += hash_units(network, layer, chunk, n_threads, codes)
-        else:
-            ops += refresh_tables(network, layer, chunk, seed + i, n_threads, codes)
+    if srp and full:
+        # a block's hashing writes its own units' sketches and homes alone, so each
+        # thread hashes whole blocks, codes and all, with no OpenMP region between
+        # two products (its threads would spin against these for the cores)
+        per_block = n_threads if len(chunks) == 1 else 1
+
+        def hashed(chunk):
+            codes = srp_key_codes(W, b, state, chunk)
+            return (codes.size * (W.shape[1] + 1)
+                    + hash_units(network, layer, chunk, per_block, codes))
+        ops += sum(_in_threads(hashed, chunks, n_threads))
+    else:
+        key_codes = (lambda chunk: srp_key_codes(W, b, state, chunk)) if srp else None
+        for i, (chunk, codes) in enumerate(zip(chunks, _in_threads(key_codes, chunks,
+                                                                   n_threads))):
+            if srp:
+                ops += codes.size * (W.shape[1] + 1)
+            if full:
+                ops += hash_units(network, layer, chunk, n_threads, codes)
+            else:
+                ops += refresh_tables(network, layer, chunk, seed + i, n_threads, codes)
     if full:
         fill_tables(network, layer, units, seed, n_threads)
     return ops

@@ -211,8 +211,9 @@ def test_precomputed_queries_are_checked():
         dense_scores(net, data.args())
 
 
+@pytest.mark.parametrize("n_threads", [1, 2])      # blocks hashed on threads
 @pytest.mark.parametrize("mips", [False, True])
-def test_tables_rebuilt_in_blocks_hold_the_same_units(mips, monkeypatch):
+def test_tables_rebuilt_in_blocks_hold_the_same_units(mips, n_threads, monkeypatch):
     """A full rebuild hashes the units a block at a time (bounded memory for wide
     layers); the buckets end up with the same units and the sketches and MIPS scale
     are the same as in one block."""
@@ -221,7 +222,7 @@ def test_tables_rebuilt_in_blocks_hold_the_same_units(mips, monkeypatch):
     b = np.random.RandomState(1).normal(size=N_UNITS)
     one_net, one = build(W, b, mips=mips, bucket_size=N_UNITS)
     monkeypatch.setattr(sklsh._training, "REFRESH_CHUNK", 7)
-    blocks_net, blocks = build(W, b, mips=mips, bucket_size=N_UNITS)
+    blocks_net, blocks = build(W, b, mips=mips, bucket_size=N_UNITS, n_threads=n_threads)
     np.testing.assert_array_equal(blocks["sketch"], one["sketch"])
     np.testing.assert_array_equal(blocks["home"], one["home"])
     np.testing.assert_array_equal(blocks["fill"], one["fill"])
