@@ -37,6 +37,19 @@ def _stored(coef, by_feature):
     return coef if by_feature else coef.T
 
 
+def _all_finite(a):
+    """Whether every entry of `a` is finite. A dot product of the entries with
+    themselves (BLAS, on its threads) is finite when they all are: a non-finite
+    term makes it inf or nan, and squares cannot cancel. Only when it is not, as
+    it also is when the squares overflow, does an exact sum in float64 (one pass,
+    on one thread) decide."""
+    v = a.ravel(order="K")
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.dot(v, v)):
+            return True
+    return bool(np.isfinite(v.sum(dtype=np.float64)))
+
+
 # The constructor parameters both estimators share, in their signature's and their
 # docstring's order; an estimator's own go between the two groups, where
 # ``_docstrings.PARAMETERS`` has its {extra} slot.
@@ -399,10 +412,7 @@ class BaseLSHMLP(BaseEstimator, metaclass=ABCMeta):
         for h in self._hash_states if self.selection == "sketch" else ():
             if h is not None:
                 _hash_state.group_prefixes(h)
-        # (a sum in float64 is non-finite exactly when a term is, and reads the
-        # weights once without a mask as large as they are)
-        if not all(np.isfinite(a.sum(dtype=np.float64))
-                   for a in self.coefs_ + self.intercepts_):
+        if not all(_all_finite(a) for a in self.coefs_ + self.intercepts_):
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may "
                 "contain large values and need to be preprocessed (e.g. with "

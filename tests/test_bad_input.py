@@ -181,6 +181,22 @@ def test_non_finite_or_misshapen_y_is_refused(Estimator):
         small(Estimator).fit(X, y[:-1])
 
 
+def test_diverging_training_is_refused_with_a_clear_error():
+    X, y = problem(LSHMLPRegressor)
+    with pytest.raises(ValueError, match="Solver produced non-finite parameter weights"):
+        small(LSHMLPRegressor, solver="sgd", learning_rate_init=1e20).fit(X * 1e30, y)
+
+
+def test_weights_whose_squares_overflow_are_still_finite():
+    from sklsh._base import _all_finite
+    big = np.full((4, 3), 1e30, dtype=np.float32)
+    assert _all_finite(big) and _all_finite(big.T) and _all_finite(big[:0])
+    for value in (np.inf, -np.inf, np.nan):
+        bad = big.copy()
+        bad[2, 1] = value
+        assert not _all_finite(bad) and not _all_finite(bad.T)
+
+
 # ------------------------------------------------------------ hash settings
 @pytest.mark.parametrize("params, name", [
     ({"n_tables": 0}, "n_tables"),

@@ -27,7 +27,7 @@ import numpy as np
 
 from ._vec cimport (sk_adam_row_f32, sk_adam_row_f64, sk_momentum_row_f32,
                     sk_momentum_row_f64, sk_adam_skip_f32, sk_adam_skip_f64,
-                    sk_momentum_skip_f32, sk_momentum_skip_f64)
+                    sk_momentum_skip_f32, sk_momentum_skip_f64, sk_prefetch_write)
 
 
 cdef inline void adam_row(floating *w, floating *g, floating *m, floating *v, int n,
@@ -77,23 +77,57 @@ def _check(W, b, gW, gb, *moments, touched, by_feature):
         raise ValueError("optimizer arrays do not match the weights")
 
 
-cdef void step_rows(bint adam, floating[:, ::1] W, floating[::1] b, floating[:, ::1] gW,
-                    floating[::1] gb, floating[:, ::1] sW, floating[::1] sb,
-                    floating[:, ::1] vW, floating[::1] vb, const int[::1] touched,
-                    int stamp, double scale, double l2, double lr, double c1, double c2,
-                    double eps, bint nesterov, bint by_feature, int64_t[::1] stepped,
-                    int64_t t, double base_lr, int n_threads) noexcept nogil:
-    """Step the rows stamped `stamp`: Adam with the moments (sW, sb) and (vW, vb) and
-    rates c1, c2 (beta1, beta2), or SGD with the velocities (sW, sb) and momentum c1
-    (vW, vb, c2 and eps unused); row j's bias with it, or every bias once when
-    `by_feature`. With rows in `stepped`, each first takes the steps it sat out
-    before this one, step `t` (`base_lr`: Adam's rate before bias correction). # INOUT W, b, sW, sb, vW, vb, stepped; # OUT gW, gb."""
+cdef enum:
+    # Rows scanned per block of a step (at most): a block lists its stamped rows, so
+    # that the next ones can be requested while one is stepped
+    STEP_BLOCK = 4096
+    # Stamped rows requested ahead of the one stepped
+    STEP_AHEAD = 2
+
+
+cdef inline void request_row(bint by_feature, floating[:, ::1] W, floating[::1] b,
+                             floating[:, ::1] gW, floating[::1] gb,
+                             floating[:, ::1] sW, floating[::1] sb, floating[:, ::1] vW,
+                             floating[::1] vb, int j) noexcept nogil:
+    """Ask for row j's weights, accumulator and moments (and its bias's) ahead of its
+    step: the stamped rows are scattered over a layer that may be far larger than the
+    caches, and each row waited a full memory latency for every array (the moments'
+    rows of a velocity step are asked for twice: harmless)."""
+    cdef long row_bytes = <long>W.shape[1] * sizeof(floating)
+    sk_prefetch_write(&W[j, 0], row_bytes)
+    sk_prefetch_write(&gW[j, 0], row_bytes)
+    sk_prefetch_write(&sW[j, 0], row_bytes)
+    sk_prefetch_write(&vW[j, 0], row_bytes)
+    if not by_feature:
+        sk_prefetch_write(&b[j], sizeof(floating))
+        sk_prefetch_write(&gb[j], sizeof(floating))
+        sk_prefetch_write(&sb[j], sizeof(floating))
+        sk_prefetch_write(&vb[j], sizeof(floating))
+
+
+cdef void step_block(bint adam, floating[:, ::1] W, floating[::1] b, floating[:, ::1] gW,
+                     floating[::1] gb, floating[:, ::1] sW, floating[::1] sb,
+                     floating[:, ::1] vW, floating[::1] vb, const int[::1] touched,
+                     int stamp, double scale, double l2, double lr, double c1, double c2,
+                     double eps, bint nesterov, bint by_feature, int64_t[::1] stepped,
+                     int64_t t, double base_lr, Py_ssize_t lo,
+                     Py_ssize_t hi) noexcept nogil:
+    """step_rows on the rows lo..hi - 1 (at most STEP_BLOCK of them)."""
+    cdef int ids[STEP_BLOCK]
+    cdef int k = 0, a
     cdef Py_ssize_t j
     cdef int n = <int>W.shape[1]
     cdef bint owed = stepped.shape[0] > 0
-    for j in prange(W.shape[0], num_threads=n_threads, schedule='dynamic', chunksize=32):
-        if touched[j] != stamp:
-            continue
+    for j in range(lo, hi):
+        if touched[j] == stamp:
+            ids[k] = <int>j
+            k += 1
+    for a in range(min(STEP_AHEAD, k)):
+        request_row(by_feature, W, b, gW, gb, sW, sb, vW, vb, ids[a])
+    for a in range(k):
+        if a + STEP_AHEAD < k:
+            request_row(by_feature, W, b, gW, gb, sW, sb, vW, vb, ids[a + STEP_AHEAD])
+        j = ids[a]
         if owed:
             if t - 1 > stepped[j]:
                 catch_up(adam, &W[j, 0], &sW[j, 0], &vW[j, 0], n, stepped[j],
@@ -109,11 +143,37 @@ cdef void step_rows(bint adam, floating[:, ::1] W, floating[::1] b, floating[:, 
                          nesterov)
             if not by_feature:
                 momentum_row(&b[j], &gb[j], &sb[j], 1, scale, 0, lr, c1, nesterov)
+
+
+cdef void step_rows(bint adam, floating[:, ::1] W, floating[::1] b, floating[:, ::1] gW,
+                    floating[::1] gb, floating[:, ::1] sW, floating[::1] sb,
+                    floating[:, ::1] vW, floating[::1] vb, const int[::1] touched,
+                    int stamp, double scale, double l2, double lr, double c1, double c2,
+                    double eps, bint nesterov, bint by_feature, int64_t[::1] stepped,
+                    int64_t t, double base_lr, int n_threads) noexcept nogil:
+    """Step the rows stamped `stamp`: Adam with the moments (sW, sb) and (vW, vb) and
+    rates c1, c2 (beta1, beta2), or SGD with the velocities (sW, sb) and momentum c1
+    (vW, vb, c2 and eps unused); row j's bias with it, or every bias once when
+    `by_feature`. With rows in `stepped`, each first takes the steps it sat out
+    before this one, step `t` (`base_lr`: Adam's rate before bias correction). # INOUT W, b, sW, sb, vW, vb, stepped; # OUT gW, gb.
+
+    The rows are handed out in blocks of 16 to STEP_BLOCK, 32 per thread where the
+    layer allows: handed out 32 at a time, a million rows with few of them stamped
+    cost the threads more in taking turns at the schedule than in stepping."""
+    cdef Py_ssize_t rows = W.shape[0], i
+    cdef Py_ssize_t size = min(STEP_BLOCK, max(16, rows // (32 * n_threads) + 1))
+    cdef Py_ssize_t n_blocks = (rows + size - 1) // size
+    for i in prange(n_blocks, num_threads=n_threads, schedule='dynamic'):
+        step_block(adam, W, b, gW, gb, sW, sb, vW, vb, touched, stamp, scale, l2, lr,
+                   c1, c2, eps, nesterov, by_feature, stepped, t, base_lr, i * size,
+                   min(rows, (i + 1) * size))
     if by_feature:
         if adam:
-            adam_row(&b[0], &gb[0], &sb[0], &vb[0], n, scale, 0, lr, c1, c2, eps)
+            adam_row(&b[0], &gb[0], &sb[0], &vb[0], <int>W.shape[1], scale, 0, lr, c1,
+                     c2, eps)
         else:
-            momentum_row(&b[0], &gb[0], &sb[0], n, scale, 0, lr, c1, nesterov)
+            momentum_row(&b[0], &gb[0], &sb[0], <int>W.shape[1], scale, 0, lr, c1,
+                         nesterov)
 
 
 def adam_step(floating[:, ::1] W, floating[::1] b, floating[:, ::1] gW,
