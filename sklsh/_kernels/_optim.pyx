@@ -236,12 +236,19 @@ cdef void settle_rows(bint adam, floating[:, ::1] W, floating[:, ::1] sW,
                       floating[:, ::1] vW, int64_t[::1] stepped, const int64_t[::1] rows,
                       int64_t t, double lr, double l2, double c1, double c2, double eps,
                       bint nesterov, int n_threads) noexcept nogil:
-    """Bring the rows `rows` (every row when empty) up to step t."""
-    cdef Py_ssize_t i, j
+    """Bring the rows `rows` (every row when empty) up to step t; the rows listed
+    are requested STEP_AHEAD ahead, as in a step."""
+    cdef Py_ssize_t i, j, ahead
     cdef int n = <int>W.shape[1]
+    cdef long row_bytes = <long>n * sizeof(floating)
     cdef bint every = rows.shape[0] == 0
     cdef Py_ssize_t count = W.shape[0] if every else rows.shape[0]
     for i in prange(count, num_threads=n_threads, schedule='dynamic', chunksize=64):
+        if not every and i + STEP_AHEAD < count:
+            ahead = rows[i + STEP_AHEAD]
+            sk_prefetch_write(&W[ahead, 0], row_bytes)
+            sk_prefetch_write(&sW[ahead, 0], row_bytes)
+            sk_prefetch_write(&vW[ahead, 0], row_bytes)
         j = i if every else rows[i]
         if stepped[j] < t:
             catch_up(adam, &W[j, 0], &sW[j, 0], &vW[j, 0], n, stepped[j], t - stepped[j],
