@@ -362,7 +362,7 @@ def refresh_layer(network, layer, W, b, state, units, full, seed, n_threads):
             codes = srp_key_codes(W, b, state, chunk)
             return (codes.size * (W.shape[1] + 1)
                     + hash_units(network, layer, chunk, per_block, codes))
-        ops += sum(_in_threads(hashed, chunks, n_threads))
+        ops += sum(_in_threads(hashed, chunks, n_threads, held=False))
     else:
         key_codes = (lambda chunk: srp_key_codes(W, b, state, chunk)) if srp else None
         for i, (chunk, codes) in enumerate(zip(chunks, _in_threads(key_codes, chunks,
@@ -378,24 +378,26 @@ def refresh_layer(network, layer, W, b, state, units, full, seed, n_threads):
     return ops
 
 
-def _in_threads(f, items, n_threads):
+def _in_threads(f, items, n_threads, held=True):
     """f(item) for each item in order (None for all without f), computed on
     `n_threads` threads of this process, each calling BLAS on one thread: NumPy
     releases the GIL in its products and copies, and a single-threaded BLAS call
     leaves no BLAS threads spinning against the kernels' threads after it.
 
-    The items are computed in rounds of ``BLOCKS_PER_THREAD * n_threads``, all of a
-    round's results held until the caller has taken them: the caller's kernels
-    between two rounds leave their OpenMP threads spinning for a while after them
-    (libgomp's default wait policy), against this pool's threads for the cores, so
-    the fewer the rounds, the less of that."""
+    With `held` (results as large as an item's codes) the items are computed in
+    rounds of ``BLOCKS_PER_THREAD * n_threads``, all of a round's results held
+    until the caller has taken them: the caller's kernels between two rounds leave
+    their OpenMP threads spinning for a while after them (libgomp's default wait
+    policy), against this pool's threads for the cores, so the fewer the rounds, the
+    less of that. Without, all in one round: each round ends with threads idle while
+    the last items finish."""
     if f is None:
         yield from (None for _ in items)
         return
     if n_threads == 1 or len(items) == 1:
         yield from map(f, items)
         return
-    per_round = BLOCKS_PER_THREAD * n_threads
+    per_round = BLOCKS_PER_THREAD * n_threads if held else len(items)
     with ThreadPoolExecutor(n_threads) as pool:
         for start in range(0, len(items), per_round):
             yield from list(pool.map(f, items[start:start + per_round]))
