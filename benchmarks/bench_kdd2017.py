@@ -386,6 +386,14 @@ def model_label(row, threads):
     return label + (f" ({t} thread{'s' if t > 1 else ''})" if t != threads else "")
 
 
+def sklsh_label(row):
+    """An sklsh row's configuration in the report's notes: its active fraction and
+    its extra parameters."""
+    extra = row.get("extra_params")
+    return (f"sklsh f={row['active_fraction']:g}"
+            + (f" {json.dumps(extra)}" if extra else ""))
+
+
 def thread_ratio_lines(rows):
     """Per sklsh configuration run on several thread counts (``--sklsh-threads``):
     each count's seconds per epoch against one thread's, their epochs interleaved in
@@ -400,9 +408,9 @@ def thread_ratio_lines(rows):
                == (r["dataset"], r["network"], r["active_fraction"], r.get("extra_params"))]
         if one:
             ratio = one[0]["seconds_per_epoch"] / r["seconds_per_epoch"]
-            lines.append(f"{r['dataset']} {r['network']} sklsh f={r['active_fraction']:g}"
-                         f": {t} threads {ratio:.2f}x one ({r['seconds_per_epoch']:.2f} "
-                         f"against {one[0]['seconds_per_epoch']:.2f} s / epoch)")
+            lines.append(f"{r['dataset']} {r['network']} {sklsh_label(r)}: {t} threads "
+                         f"{ratio:.2f}x one ({r['seconds_per_epoch']:.2f} against "
+                         f"{one[0]['seconds_per_epoch']:.2f} s / epoch)")
     return lines
 
 
@@ -422,7 +430,6 @@ def markdown(result):
         head.append("speed vs torch")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        extra = r.get("extra_params")
         cells = [r["dataset"], r["network"], model_label(r, meta["threads"]),
                  f"{r['active_fraction']:g}" if r["model"] == "sklsh" else "dense",
                  f"{r['accuracy']:.4f}", fmt(r["accuracy_hashed"], ".4f"),
@@ -1023,11 +1030,9 @@ def speedups_vs_alone(rows, baseline):
         ours = median(r["epoch_seconds"])
         harness, alone = (median(baseline["epoch_seconds"]) / ours,
                           baseline["alone_seconds_per_epoch"] / ours)
-        extra = r.get("extra_params")
-        parts.append(f"sklsh f={r['active_fraction']:g}"
-                     + (f" {json.dumps(extra)}" if extra else "")
-                     + f" on {r.get('threads')} thread(s) {harness:.2f}x against it in the harness, {alone:.2f}x "
-                     f"against it alone (the lesser: {min(harness, alone):.2f}x)")
+        parts.append(f"{sklsh_label(r)} on {r.get('threads')} thread(s) {harness:.2f}x "
+                     f"against it in the harness, {alone:.2f}x against it alone (the "
+                     f"lesser: {min(harness, alone):.2f}x)")
     return "; " + "; ".join(parts) if parts else ""
 
 
